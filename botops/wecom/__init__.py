@@ -1,0 +1,1 @@
+"""The WeCom edge: limits, the async API client, senders and the simulator."""

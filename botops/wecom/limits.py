@@ -1,0 +1,24 @@
+"""WeCom's published limits (see docs/wecom-setup.md and wecom-api.md §2, §4).
+
+Pure constants, shared by playbook validation, the planner, the client and the simulator.
+"""
+
+MASS_TEXT_MAX_BYTES = 4000
+MASS_MAX_ATTACHMENTS = 9
+MASS_MAX_CHAT_IDS = 2000
+MASS_MAX_EXTERNAL_USERIDS = 10000
+LINK_TITLE_MAX_BYTES = 128
+LINK_DESC_MAX_BYTES = 512
+LINK_URL_MAX_BYTES = 2048
+MINIPROGRAM_TITLE_MAX_BYTES = 64
+TAG_FILTER_MAX_TAGS = 100
+REMINDERS_PER_TASK_PER_DAY = 3
+ROBOT_TEXT_MAX_BYTES = 2048
+ROBOT_MARKDOWN_MAX_BYTES = 4096
+ROBOT_MESSAGES_PER_MINUTE = 20
+MEDIA_VALID_SECONDS = 3 * 24 * 3600
+
+
+def utf8_len(text: str) -> int:
+    """WeCom counts limits in UTF-8 bytes: one Chinese character is 3 bytes."""
+    return len(text.encode("utf-8"))
