@@ -22,3 +22,17 @@ MEDIA_VALID_SECONDS = 3 * 24 * 3600
 def utf8_len(text: str) -> int:
     """WeCom counts limits in UTF-8 bytes: one Chinese character is 3 bytes."""
     return len(text.encode("utf-8"))
+
+
+# Call-rate limits per corp per API (D-90454, 2023; older copies: 2,000/min, 30,000/h).
+API_CALLS_PER_MINUTE = 10000
+API_CALLS_PER_HOUR = 150000
+# Paging maxima per request.
+GROUPCHAT_LIST_MAX_LIMIT = 1000
+GROUPCHAT_LIST_MAX_OWNERS = 100
+GROUPMSG_LIST_MAX_LIMIT = 100
+GROUPMSG_TASK_MAX_LIMIT = 1000
+GROUPMSG_RESULT_MAX_LIMIT = 1000
+ROBOT_IMAGE_MAX_BYTES = 2 * 1024 * 1024
+ROBOT_NEWS_MAX_ARTICLES = 8
+ACCESS_TOKEN_TTL_SECONDS = 7200

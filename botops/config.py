@@ -1,0 +1,222 @@
+"""Settings: a YAML file, overridden by `BOTOPS_<SECTION>__<KEY>` environment variables.
+
+Read from an injected mapping (not `os.environ` directly) so tests can pass their own.
+Secrets may also come from files: `secret_file: /run/secrets/wecom` (or
+`BOTOPS_WECOM__SECRET_FILE`) for any secret key — the way container platforms mount them.
+Every error names the key it is about. Every key is documented in config.example.yaml
+(a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from ruamel.yaml.error import YAMLError
+
+from botops.errors import ConfigError
+from botops.planning.policy import PolicySettings, SendPolicy
+from botops.playbook.model import validate_timezone
+
+ENV_PREFIX = "BOTOPS_"
+NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
+PRODUCTION_API = "https://qyapi.weixin.qq.com"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+
+
+class WeComSettings(Section):
+    api_base: str = PRODUCTION_API
+    corp_id: str | None = None
+    secret: SecretStr | None = None
+    agent_id: int | None = None
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+
+    @property
+    def configured(self) -> bool:
+        """With no corp credentials botops runs against its built-in simulator."""
+        return self.corp_id is not None and self.secret is not None
+
+
+class ServerSettings(Section):
+    host: str = "0.0.0.0"  # noqa: S104 - the daemon serves WeCom callbacks in a container
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class AlertSettings(Section):
+    robot_key: SecretStr | None = None
+
+
+class Settings(Section):
+    timezone: Annotated[str, BeforeValidator(validate_timezone)] = "Asia/Shanghai"
+    sops_dir: Path = Path("sops")
+    templates_dir: Path = Path("templates")
+    data_dir: Path = Path("data")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'botops.db'}"
+
+    @property
+    def send_policy(self) -> SendPolicy:
+        return SendPolicy(timezone=self.timezone, **dict(self.policy))
+
+
+SECRET_KEYS = {
+    ("wecom", "secret"),
+    ("wecom", "callback_token"),
+    ("wecom", "callback_aes_key"),
+    ("alerts", "robot_key"),
+}
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from `path` (or $BOTOPS_CONFIG, or ./config.yaml if present) and `environ`."""
+    path = _config_path(path, environ)
+    raw: dict[str, Any] = _read_file(path) if path else {}
+    for keys, value in _env_overrides(environ):
+        _put(raw, keys, value)
+    _read_secret_files(raw, base=path.parent if path else Path.cwd())
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc) from None
+    if path is not None:
+        settings = _relative_to(settings, path.parent)
+    return settings
+
+
+def _config_path(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if path is None and environ.get("BOTOPS_CONFIG"):
+        path = Path(environ["BOTOPS_CONFIG"])
+    if path is None:
+        default = Path("config.yaml")
+        return default if default.is_file() else None
+    if not path.is_file():
+        raise ConfigError("BOTOPS_CONFIG", f"config file {path} does not exist")
+    return path
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    from botops.playbook.loader import yaml_loader
+
+    try:
+        data = yaml_loader().load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise ConfigError(str(path), f"cannot read: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "a config file holds one mapping of settings")
+    return _plain(data)
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's commented containers → plain dicts and lists (so merging stays simple)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], str]]:
+    overrides = []
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or name.startswith(NOT_SETTINGS):
+            continue
+        keys = name.removeprefix(ENV_PREFIX).lower().split("__")
+        if not _known(keys):
+            raise ConfigError(name, "is not a setting" + _hint(keys))
+        overrides.append((keys, value))
+    return overrides
+
+
+def _known(keys: list[str]) -> bool:
+    model: type[BaseModel] = Settings
+    for index, key in enumerate(keys):
+        name = key.removesuffix("_file") if index == len(keys) - 1 else key
+        field = model.model_fields.get(name)
+        if field is None:
+            return False
+        if index < len(keys) - 1:
+            annotation = field.annotation
+            if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+                return False
+            model = annotation
+    return True
+
+
+def _hint(keys: list[str]) -> str:
+    names = [f"{ENV_PREFIX}{k.upper()}" for k in Settings.model_fields]
+    names += [
+        f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+        for section, field in Settings.model_fields.items()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        for key in field.annotation.model_fields
+    ]
+    close = difflib.get_close_matches(ENV_PREFIX + "__".join(keys).upper(), names, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _put(raw: dict[str, Any], keys: list[str], value: str) -> None:
+    node = raw
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(".".join(keys), f"{key} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _read_secret_files(raw: dict[str, Any], base: Path) -> None:
+    for section, key in SECRET_KEYS:
+        node = raw.get(section)
+        if not isinstance(node, dict) or f"{key}_file" not in node:
+            continue
+        file = base / str(node.pop(f"{key}_file"))
+        try:
+            node[key] = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{section}.{key}_file", f"cannot read {file}: {exc.strerror}") from None
+    for section, node in raw.items():
+        if isinstance(node, dict):
+            stray = [k for k in node if k.endswith("_file") and (section, k[:-5]) not in SECRET_KEYS]
+            if stray:
+                raise ConfigError(f"{section}.{stray[0]}", "only secret keys can be read from a file")
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    messages = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        text = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        messages.append((key, text.removeprefix("Value error, ")))
+    first_key = messages[0][0]
+    rest = "; ".join(f"{k}: {m}" for k, m in messages[1:])
+    return ConfigError(first_key, messages[0][1] + (f"; {rest}" if rest else ""))
+
+
+def _relative_to(settings: Settings, base: Path) -> Settings:
+    """Relative paths in a config file are relative to that file."""
+    changes = {
+        name: base / value
+        for name in ("sops_dir", "templates_dir", "data_dir")
+        if not (value := getattr(settings, name)).is_absolute()
+    }
+    return settings.model_copy(update=changes)

@@ -1,0 +1,112 @@
+"""The variables a message template sees (documented in docs/templates.md).
+
+Built the same way for `botops validate` (from a sample target), `botops preview` and the
+daemon, so a template that validates renders in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from botops.playbook.model import Playbook, Step
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRow:
+    name: str
+    points: int
+    streak: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinSnapshot:
+    """Check-in figures for one target at render time (filled by the check-in engine)."""
+
+    today_count: int = 0
+    today_rate: float = 0.0
+    not_checked_in: list[str] = field(default_factory=list)
+    leaderboard: list[LeaderRow] = field(default_factory=list)
+    total_points: int = 0
+    best_streak: int = 0
+
+
+EMPTY_CHECKINS = CheckinSnapshot()
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    """What templates may know about a group (`group`) or customer (`customer`)."""
+
+    id: str
+    name: str
+    owner: str
+    member_count: int
+    tags: list[str]
+    created_at: datetime | None
+
+
+def message_context(
+    *,
+    playbook: Playbook,
+    step: Step,
+    target: TargetView,
+    kind: str,
+    segment: str,
+    day: int,
+    occurrence: int | None,
+    local_time: datetime,
+    checkins: CheckinSnapshot,
+) -> dict[str, Any]:
+    total = playbook.duration_days
+    view = {
+        "id": target.id,
+        "chat_id": target.id,
+        "name": target.name,
+        "owner": target.owner,
+        "member_count": target.member_count,
+        "tags": target.tags,
+        "created_at": target.created_at,
+    }
+    return {
+        "group" if kind == "group" else "customer": view,
+        "target": view,
+        "playbook": {"id": playbook.id, "name": playbook.name},
+        "step": {"id": step.id, "name": step.name},
+        "segment": segment,
+        "day": day,
+        "days_total": total,
+        "days_left": None if total is None else max(total - day, 0),
+        "occurrence": occurrence,
+        "date": local_time.date(),
+        "time": local_time.strftime("%H:%M"),
+        "now": local_time,
+        "weekday": local_time.weekday(),
+        "vars": playbook.vars,
+        "checkin": asdict(checkins),
+    }
+
+
+SAMPLE_CHECKINS = CheckinSnapshot(
+    today_count=86,
+    today_rate=0.72,
+    not_checked_in=["小雨", "阿杰", "Lily"],
+    leaderboard=[
+        LeaderRow("小雨", 320, 23),
+        LeaderRow("阿杰", 300, 21),
+        LeaderRow("Lily", 260, 19),
+    ],
+    total_points=12_340,
+    best_streak=23,
+)
+
+
+def sample_target(kind: str, created_at: datetime) -> TargetView:
+    if kind == "group":
+        return TargetView(
+            "wrSAMPLE0000000000000000000", "示例打卡1群", "zhangsan", 120, ["示例"], created_at
+        )
+    return TargetView(
+        "wmSAMPLE0000000000000000000", "示例客户", "zhangsan", 1, ["示例"], created_at
+    )

@@ -1,0 +1,238 @@
+"""A validated set of playbooks with their compiled messages.
+
+`load_library` is what `botops validate` runs and what preview and the daemon plan from:
+every step's message is compiled for every segment and rendered against a sample context
+over the days it fires, so a typo in a branch that only runs on Day 100 fails today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from jinja2 import Template
+
+from botops.errors import Problem
+from botops.playbook.context import SAMPLE_CHECKINS, message_context, sample_target
+from botops.playbook.loader import SourcedPlaybook, load_paths
+from botops.playbook.model import Attachment, MediaRef, Playbook, Step
+from botops.playbook.templates import TemplateProblem, Templates
+from botops.wecom import limits
+
+# WeCom's media/upload limits, by attachment kind: (max bytes, allowed suffixes).
+MEDIA_RULES = {
+    "image": (10 * 1024 * 1024, (".jpg", ".jpeg", ".png")),
+    "video": (10 * 1024 * 1024, (".mp4",)),
+    "file": (20 * 1024 * 1024, ()),
+}
+SAMPLE_DAYS_MAX = 400
+SAMPLE_CREATED = datetime.fromisoformat("2026-01-01T10:00:00+08:00")
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    template: Template
+    name: str | None  # template file, or None for inline text
+    attachments: tuple[Attachment, ...]
+
+
+class PlaybookLibrary:
+    def __init__(
+        self,
+        sourced: list[SourcedPlaybook],
+        messages: dict[tuple[str, str, str], MessageSpec],
+        digests: dict[str, str],
+    ) -> None:
+        self.sourced = sourced
+        self.playbooks: list[Playbook] = [s.playbook for s in sourced]
+        self._messages = messages
+        self._digests = digests
+
+    def message(self, playbook_id: str, step_id: str, segment: str) -> MessageSpec:
+        return self._messages[(playbook_id, step_id, segment)]
+
+    def digest(self, playbook_id: str) -> str:
+        """The playbook's version: a hash of its file and every template it uses."""
+        return self._digests[playbook_id]
+
+
+def load_library(
+    paths: Iterable[Path], templates_dir: Path
+) -> tuple[PlaybookLibrary, list[Problem]]:
+    """Load, compile and sample-render; returns only playbooks without errors."""
+    sourced, problems = load_paths(paths)
+    templates = Templates(templates_dir)
+    good: list[SourcedPlaybook] = []
+    messages: dict[tuple[str, str, str], MessageSpec] = {}
+    digests: dict[str, str] = {}
+    for item in sourced:
+        item_problems: list[Problem] = list(_attachment_problems(item))
+        used: set[str] = set()
+        for step_index, step in enumerate(item.playbook.steps):
+            for segment in _segments(item.playbook):
+                spec, spec_problems = _compile(item, templates, step_index, step, segment)
+                item_problems.extend(spec_problems)
+                if spec is not None:
+                    messages[(item.playbook.id, step.id, segment)] = spec
+                    if spec.name is not None:
+                        used.add(spec.name)
+        problems.extend(item_problems)
+        if not any(p.severity == "error" for p in item_problems):
+            good.append(item)
+            digests[item.playbook.id] = _digest(item, templates, used)
+    problems.sort()
+    return PlaybookLibrary(good, messages, digests), problems
+
+
+def _segments(playbook: Playbook) -> list[str]:
+    return [s.name for s in playbook.segments] + [playbook.default_segment]
+
+
+def _compile(
+    item: SourcedPlaybook, templates: Templates, index: int, step: Step, segment: str
+) -> tuple[MessageSpec | None, list[Problem]]:
+    variant = step.variants.get(segment)
+    loc: tuple[str | int, ...]
+    if variant is not None and (variant.template is not None or variant.text is not None):
+        name, text, loc = variant.template, variant.text, ("steps", index, "variants", segment)
+    else:
+        name, text, loc = step.template, step.text, ("steps", index)
+    if name is None and text is None:
+        return None, [
+            item.problem(
+                ("steps", index), f"no message for segment {segment!r}: add 'template' or 'text'"
+            )
+        ]
+    attachments = tuple(
+        variant.attachments if variant and variant.attachments is not None else step.attachments
+    )
+    field = (*loc, "text" if text is not None else "template")
+    try:
+        template = templates.get(name, text)
+        spec = MessageSpec(template, name, attachments)
+        for day in _sample_days(item.playbook, step):
+            rendered = Templates.render(
+                template, _sample_context(item.playbook, step, segment, day), name
+            )
+            if limits.utf8_len(rendered) > limits.MASS_TEXT_MAX_BYTES:
+                return spec, [
+                    item.problem(
+                        field,
+                        f"renders to {limits.utf8_len(rendered)} bytes on day {day};"
+                        f" WeCom allows {limits.MASS_TEXT_MAX_BYTES}",
+                    )
+                ]
+    except TemplateProblem as exc:
+        return None, [_template_problem(item, templates, field, exc, step, segment)]
+    return spec, []
+
+
+def _template_problem(
+    item: SourcedPlaybook,
+    templates: Templates,
+    field: tuple[str | int, ...],
+    exc: TemplateProblem,
+    step: Step,
+    segment: str,
+) -> Problem:
+    failure = exc.failure
+    context = f" (step {step.id!r}, segment {segment!r})"
+    if failure.file is None:  # inline text: point into the YAML block
+        base = item.problem(field, "")
+        offset = max(failure.line - 1, 0) + (
+            1 if failure.line and "\n" in str(_value(item, field)) else 0
+        )
+        return Problem(base.path, base.line + offset, base.col, failure.message + context)
+    if failure.line == 0:  # not found: the reference in the playbook is what to fix
+        return item.problem(field, failure.message)
+    return Problem(
+        str(templates.source_path(failure.file)), failure.line, 1, failure.message + context
+    )
+
+
+def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:
+    node = item.document
+    for part in loc:
+        node = node[part]
+    return node
+
+
+def _sample_days(playbook: Playbook, step: Step) -> list[int]:
+    schedule = step.schedule
+    if schedule.day is not None:
+        return sorted(set(schedule.day))
+    if schedule.days is not None:
+        days = list(range(schedule.days.from_, schedule.days.to + 1, schedule.days.every))
+        return days[:SAMPLE_DAYS_MAX]
+    last = playbook.duration_days or 1
+    return list(range(1, min(last, SAMPLE_DAYS_MAX) + 1))
+
+
+def _sample_context(playbook: Playbook, step: Step, segment: str, day: int) -> dict[str, object]:
+    anchor = playbook.anchor if isinstance(playbook.anchor, date) else SAMPLE_CREATED.date()
+    local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
+    kind = "group" if playbook.audience.chat_type == "group" else "customer"
+    return message_context(
+        playbook=playbook,
+        step=step,
+        target=sample_target(kind, SAMPLE_CREATED),
+        kind=kind,
+        segment=segment,
+        day=day,
+        occurrence=1,
+        local_time=local,
+        checkins=SAMPLE_CHECKINS,
+    )
+
+
+def _attachment_problems(item: SourcedPlaybook) -> Iterator[Problem]:
+    for step_index, step in enumerate(item.playbook.steps):
+        lists: list[tuple[tuple[str | int, ...], list[Attachment]]]
+        lists = [(("steps", step_index, "attachments"), step.attachments)]
+        lists += [
+            (("steps", step_index, "variants", name, "attachments"), v.attachments)
+            for name, v in step.variants.items()
+            if v.attachments is not None
+        ]
+        for loc, attachments in lists:
+            for index, attachment in enumerate(attachments):
+                for ref_loc, ref, kind in _media_refs(attachment):
+                    if ref.file is not None:
+                        yield from _file_problems(item, (*loc, index, *ref_loc), ref.file, kind)
+
+
+def _media_refs(attachment: Attachment) -> Iterator[tuple[tuple[str, ...], MediaRef, str]]:
+    for kind in ("image", "video", "file"):
+        ref = getattr(attachment, kind)
+        if ref is not None:
+            yield (kind, "file"), ref, kind
+    if attachment.miniprogram is not None:
+        yield ("miniprogram", "pic", "file"), attachment.miniprogram.pic, "image"
+
+
+def _file_problems(
+    item: SourcedPlaybook, loc: tuple[str | int, ...], name: str, kind: str
+) -> Iterator[Problem]:
+    path = item.path.parent / name
+    if not path.is_file():
+        yield item.problem(
+            loc, f"attachment file {name!r} not found (looked in {item.path.parent})"
+        )
+        return
+    max_bytes, suffixes = MEDIA_RULES[kind]
+    if suffixes and path.suffix.lower() not in suffixes:
+        yield item.problem(
+            loc, f"{kind} must be one of {', '.join(suffixes)} for WeCom, got {path.suffix!r}"
+        )
+    if path.stat().st_size > max_bytes:
+        yield item.problem(loc, f"{kind} is {path.stat().st_size} bytes; WeCom allows {max_bytes}")
+
+
+def _digest(item: SourcedPlaybook, templates: Templates, used: set[str]) -> str:
+    hasher = hashlib.sha256(item.digest.encode())
+    for name in sorted(used):
+        hasher.update(name.encode() + b"\0" + templates.source_path(name).read_bytes())
+    return hasher.hexdigest()[:16]

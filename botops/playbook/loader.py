@@ -1,0 +1,189 @@
+"""Read playbook files: YAML → `Playbook`, every problem located as PATH:LINE:COL.
+
+Loading never stops at the first mistake: it collects every problem in every file so ops see
+them all in one `botops validate` run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.constructor import RoundTripConstructor
+from ruamel.yaml.error import MarkedYAMLError
+
+from botops.errors import Problem
+from botops.playbook.checks import semantic_problems
+from botops.playbook.locate import Loc, dotted, locate
+from botops.playbook.model import Playbook
+
+PLAYBOOK_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SourcedPlaybook:
+    """A playbook with where it came from, for locating later problems in its file."""
+
+    playbook: Playbook
+    path: Path
+    document: Any = field(repr=False)
+    digest: str  # sha256 of the file's bytes
+
+    def problem(
+        self, loc: Loc, message: str, severity: str = "error", *, at_key: bool = False
+    ) -> Problem:
+        line, col = locate(self.document, loc, at_key=at_key)
+        return Problem(str(self.path), line, col, message, severity)
+
+
+def yaml_loader() -> YAML:
+    """Round-trip YAML (keeps positions), timestamps as text so pydantic parses them with their
+    offsets intact, duplicate keys refused."""
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    yaml.constructor.add_constructor(
+        "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
+    )
+    return yaml
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """Expand folders into their playbook files (sorted, recursive)."""
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES and p.is_file())
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            problems.append(Problem(str(path), 1, 1, "no such file or folder"))
+    return found, problems
+
+
+def load_file(path: Path) -> tuple[SourcedPlaybook | None, list[Problem]]:
+    raw = path.read_bytes()
+    try:
+        document = yaml_loader().load(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, [Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        return None, [Problem(str(path), line, col, f"YAML: {message}")]
+    if not isinstance(document, CommentedMap):
+        return None, [
+            Problem(
+                str(path),
+                1,
+                1,
+                "a playbook file holds one mapping (id, name, audience, steps, ...)",
+            )
+        ]
+    try:
+        playbook = Playbook.model_validate(document)
+    except ValidationError as exc:
+        return None, [_problem_for(path, document, error) for error in _distinct(exc.errors())]
+    sourced = SourcedPlaybook(playbook, path, document, hashlib.sha256(raw).hexdigest())
+    return sourced, [
+        sourced.problem(loc, msg, sev, at_key=key)
+        for loc, msg, sev, key in semantic_problems(playbook)
+    ]
+
+
+def load_paths(paths: Iterable[Path]) -> tuple[list[SourcedPlaybook], list[Problem]]:
+    files, problems = discover(paths)
+    loaded: list[SourcedPlaybook] = []
+    first_seen: dict[str, SourcedPlaybook] = {}
+    for path in files:
+        sourced, file_problems = load_file(path)
+        problems.extend(file_problems)
+        if sourced is None:
+            continue
+        other = first_seen.setdefault(sourced.playbook.id, sourced)
+        if other is not sourced:
+            problems.append(
+                sourced.problem(
+                    ("id",), f"playbook id {sourced.playbook.id!r} is also used by {other.path}"
+                )
+            )
+            continue
+        loaded.append(sourced)
+    return loaded, problems
+
+
+# --- pydantic errors → readable problems ---------------------------------------------------
+
+
+def _distinct(errors: list[ErrorDetails]) -> Iterator[ErrorDetails]:
+    seen: set[tuple[Any, ...]] = set()
+    for error in errors:
+        key = (tuple(error["loc"]), error["type"])
+        if key not in seen:
+            seen.add(key)
+            yield error
+
+
+def _problem_for(path: Path, document: Any, error: ErrorDetails) -> Problem:
+    loc = [part for part in error["loc"] if part != "[key]"]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        message = f"unknown key {key!r}" + _suggestion(str(key), _allowed_keys(loc[:-1]))
+        line, col = locate(document, loc, at_key=True)
+    elif kind == "missing":
+        message = f"missing required key {loc[-1]!r}"
+        line, col = locate(document, loc[:-1])
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+        line, col = locate(document, loc)
+    where = dotted(loc[:-1] if kind in ("extra_forbidden", "missing") else loc)
+    return Problem(str(path), line, col, f"{where}: {message}" if where else message)
+
+
+def _suggestion(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (allowed: {', '.join(allowed)})" if allowed else ""
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """The keys the model at `loc` accepts, for 'did you mean' hints."""
+    model: type[BaseModel] | None = Playbook
+    for part in loc:
+        if model is None:
+            return []
+        if isinstance(part, int):
+            continue
+        field_info = next(
+            (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
+        )
+        model = _model_in(field_info.annotation) if field_info else None
+    if model is None:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,63 @@
+"""One HTTP exchange with WeCom: send, then hand the outcome to `map_response`.
+
+Shared by `WeComClient` and `RobotClient` so both talk HTTP the same way: JSON bodies encoded
+as UTF-8 without `\\u` escapes (WeCom counts limits in UTF-8 bytes of what it receives), the
+API name as the path under `/cgi-bin/`, and every outcome — even a dropped connection — mapped
+in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from botops.wecom.redact import install_stdlib_redaction
+from botops.wecom.responses import map_response
+
+PRODUCTION_API_BASE = "https://qyapi.weixin.qq.com"
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+# (filename, bytes) for a multipart upload field named "media", as WeCom expects.
+Upload = tuple[str, bytes]
+
+
+def new_http_client(
+    api_base: str, *, transport: httpx.AsyncBaseTransport | None, timeout: float
+) -> httpx.AsyncClient:
+    install_stdlib_redaction()  # httpx logs full request URLs at INFO
+    return httpx.AsyncClient(
+        base_url=api_base.rstrip("/"),
+        transport=transport,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": "botops"},
+    )
+
+
+async def request_json(
+    http: httpx.AsyncClient,
+    api: str,
+    *,
+    method: str = "POST",
+    params: Mapping[str, str] | None = None,
+    body: Mapping[str, Any] | None = None,
+    upload: Upload | None = None,
+) -> dict[str, Any]:
+    """Call `/cgi-bin/{api}` and return the answer, or raise the WeComError `map_response` picks."""
+    content: bytes | None = None
+    headers: dict[str, str] = {}
+    files = None
+    if body is not None:
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers["Content-Type"] = "application/json; charset=utf-8"
+    if upload is not None:
+        files = {"media": upload}
+    try:
+        response = await http.request(
+            method, f"/cgi-bin/{api}", params=params, content=content, headers=headers, files=files
+        )
+    except httpx.TransportError as exc:
+        return map_response(api, exc)
+    return map_response(api, response)
