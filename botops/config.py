@@ -193,12 +193,18 @@ def _read_secret_files(raw: dict[str, Any], base: Path) -> None:
         try:
             node[key] = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"{section}.{key}_file", f"cannot read {file}: {exc.strerror}") from None
+            raise ConfigError(
+                f"{section}.{key}_file", f"cannot read {file}: {exc.strerror}"
+            ) from None
     for section, node in raw.items():
         if isinstance(node, dict):
-            stray = [k for k in node if k.endswith("_file") and (section, k[:-5]) not in SECRET_KEYS]
+            stray = [
+                k for k in node if k.endswith("_file") and (section, k[:-5]) not in SECRET_KEYS
+            ]
             if stray:
-                raise ConfigError(f"{section}.{stray[0]}", "only secret keys can be read from a file")
+                raise ConfigError(
+                    f"{section}.{stray[0]}", "only secret keys can be read from a file"
+                )
 
 
 def _config_error(exc: ValidationError) -> ConfigError:

@@ -17,9 +17,9 @@ def settings(args: argparse.Namespace) -> Settings:
     return load_settings(path, os.environ)
 
 
-def library(paths: list[Path], templates_dir: Path) -> PlaybookLibrary:
+def library(paths: list[Path], templates_dir: Path, config: Settings) -> PlaybookLibrary:
     """Load playbooks or raise PlaybookError with every problem (warnings included)."""
-    loaded, problems = load_library(paths, templates_dir)
+    loaded, problems = load_library(paths, templates_dir, config.policy.quiet_hours)
     if any(p.severity == "error" for p in problems):
         raise PlaybookError(problems)
     return loaded

@@ -17,8 +17,12 @@ def register(sub: Any) -> None:
         help="check playbooks and templates, reporting every problem as FILE:LINE:COL",
         description="Check playbooks and templates. Exit 0 if valid, 1 if any error.",
     )
-    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: sops_dir)")
-    parser.add_argument("--templates", type=Path, metavar="DIR", help="templates folder (default: templates_dir)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: sops_dir)"
+    )
+    parser.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder (default: templates_dir)"
+    )
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     parser.set_defaults(handler=run)
@@ -27,7 +31,9 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     paths = args.paths or [settings.sops_dir]
-    library, problems = load_library(paths, args.templates or settings.templates_dir)
+    library, problems = load_library(
+        paths, args.templates or settings.templates_dir, settings.policy.quiet_hours
+    )
     for problem in problems:
         print(problem, file=sys.stderr)
     errors = [p for p in problems if p.severity == "error" or args.strict]

@@ -117,8 +117,7 @@ def plan(
         sends.extend(
             _instantiate(library, candidate, target, stats)
             for candidate in memo[signature]
-            if (candidate.at if candidate.status != Status.CAPPED else candidate.planned_at)
-            in window
+            if candidate.at in window and not _before_target_existed(candidate, target)
         )
     sends.sort(key=lambda s: (s.at, s.playbook, s.step, s.target))
     return Plan(window, _batch(sends))
@@ -132,6 +131,15 @@ def _anchor(playbook: Playbook, target: Target, default: date, tz: ZoneInfo) -> 
     if playbook.anchor == "group_created" and target.created_at is not None:
         return target.created_at.astimezone(tz).date()
     return target.enrolled.get(playbook.id, default)
+
+
+def _before_target_existed(candidate: _Candidate, target: Target) -> bool:
+    """A group created at 21:00 does not get its Day 1 20:00 message."""
+    return (
+        candidate.playbook.anchor == "group_created"
+        and target.created_at is not None
+        and candidate.planned_at < target.created_at
+    )
 
 
 def _horizon(
@@ -230,7 +238,7 @@ def _allocate_cap(candidates: list[_Candidate], policy: SendPolicy) -> None:
                 candidate.reason = f"receive cap {cap.describe()} reached: deferred"
                 pending[cap.period_start(later.astimezone(tz).date())].append(candidate)
             else:
-                candidate.status = Status.CAPPED
+                candidate.at, candidate.status = candidate.planned_at, Status.CAPPED
                 candidate.reason = f"receive cap {cap.describe()} reached" + (
                     "; deferring would pass expires_after" if behaviour == "defer" else ": dropped"
                 )

@@ -64,7 +64,7 @@ class ReceiveCap(Strict):
 
 def _default_quiet_hours() -> QuietHours:
     return QuietHours(
-        start=parse_local_time("22:00"), end=parse_local_time("08:00"), action="shift"
+        start=parse_local_time("22:00"), end=parse_local_time("07:00"), action="shift"
     )
 
 

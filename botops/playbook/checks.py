@@ -8,18 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from botops.playbook.locate import Loc
-from botops.playbook.model import Playbook
+from botops.playbook.model import Playbook, QuietHours
 
 Finding = tuple[Loc, str, str, bool]
 
 
-def semantic_problems(playbook: Playbook) -> list[Finding]:
+def semantic_problems(playbook: Playbook, default_quiet: QuietHours | None = None) -> list[Finding]:
+    """`default_quiet`: the config's quiet hours, for playbooks that do not set their own."""
     return [
         *_duplicate_ids(playbook),
         *_unknown_variants(playbook),
         *_anchor_fits_audience(playbook),
         *_steps_beyond_duration(playbook),
-        *_steps_in_quiet_hours(playbook),
+        *_steps_in_quiet_hours(playbook, playbook.policy.quiet_hours or default_quiet),
     ]
 
 
@@ -82,8 +83,7 @@ def _steps_beyond_duration(playbook: Playbook) -> Iterator[Finding]:
             )
 
 
-def _steps_in_quiet_hours(playbook: Playbook) -> Iterator[Finding]:
-    quiet = playbook.policy.quiet_hours
+def _steps_in_quiet_hours(playbook: Playbook, quiet: QuietHours | None) -> Iterator[Finding]:
     if quiet is None:
         return
     for index, step in enumerate(playbook.steps):

@@ -7,7 +7,7 @@ daemon, so a template that validates renders in production.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botops.playbook.model import Playbook, Step
@@ -59,6 +59,7 @@ def message_context(
     local_time: datetime,
     checkins: CheckinSnapshot,
 ) -> dict[str, Any]:
+    """`local_time` is the send's wall-clock time in the playbook's timezone."""
     total = playbook.duration_days
     view = {
         "id": target.id,
@@ -79,6 +80,7 @@ def message_context(
         "days_total": total,
         "days_left": None if total is None else max(total - day, 0),
         "occurrence": occurrence,
+        "anchor": local_time.date() - timedelta(days=day - 1),
         "date": local_time.date(),
         "time": local_time.strftime("%H:%M"),
         "now": local_time,

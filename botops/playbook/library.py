@@ -18,7 +18,7 @@ from jinja2 import Template
 from botops.errors import Problem
 from botops.playbook.context import SAMPLE_CHECKINS, message_context, sample_target
 from botops.playbook.loader import SourcedPlaybook, load_paths
-from botops.playbook.model import Attachment, MediaRef, Playbook, Step
+from botops.playbook.model import Attachment, MediaRef, Playbook, QuietHours, Step
 from botops.playbook.templates import TemplateProblem, Templates
 from botops.wecom import limits
 
@@ -60,10 +60,13 @@ class PlaybookLibrary:
 
 
 def load_library(
-    paths: Iterable[Path], templates_dir: Path
+    paths: Iterable[Path], templates_dir: Path, default_quiet: QuietHours | None = None
 ) -> tuple[PlaybookLibrary, list[Problem]]:
-    """Load, compile and sample-render; returns only playbooks without errors."""
-    sourced, problems = load_paths(paths)
+    """Load, compile and sample-render; the library holds only playbooks without errors.
+
+    `default_quiet` is the config's quiet hours, used to warn about steps scheduled inside them.
+    """
+    sourced, problems = load_paths(paths, default_quiet)
     templates = Templates(templates_dir)
     good: list[SourcedPlaybook] = []
     messages: dict[tuple[str, str, str], MessageSpec] = {}
@@ -113,10 +116,9 @@ def _compile(
     try:
         template = templates.get(name, text)
         spec = MessageSpec(template, name, attachments)
-        for day in _sample_days(item.playbook, step):
-            rendered = Templates.render(
-                template, _sample_context(item.playbook, step, segment, day), name
-            )
+        for day, occurrence in _sample_days(item.playbook, step):
+            context = _sample_context(item.playbook, step, segment, day, occurrence)
+            rendered = Templates.render(template, context, name)
             if limits.utf8_len(rendered) > limits.MASS_TEXT_MAX_BYTES:
                 return spec, [
                     item.problem(
@@ -160,18 +162,22 @@ def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:
     return node
 
 
-def _sample_days(playbook: Playbook, step: Step) -> list[int]:
+def _sample_days(playbook: Playbook, step: Step) -> list[tuple[int, int | None]]:
+    """(day, occurrence) pairs to render at validate time: every day a day-based step fires."""
     schedule = step.schedule
     if schedule.day is not None:
-        return sorted(set(schedule.day))
+        return [(day, n) for n, day in enumerate(sorted(set(schedule.day)), start=1)]
     if schedule.days is not None:
-        days = list(range(schedule.days.from_, schedule.days.to + 1, schedule.days.every))
-        return days[:SAMPLE_DAYS_MAX]
-    last = playbook.duration_days or 1
-    return list(range(1, min(last, SAMPLE_DAYS_MAX) + 1))
+        span = range(schedule.days.from_, schedule.days.to + 1, schedule.days.every)
+        return [(day, n) for n, day in enumerate(span, start=1)][:SAMPLE_DAYS_MAX]
+    last = min(playbook.duration_days or 1, SAMPLE_DAYS_MAX)
+    occurrence = None if schedule.cron is not None else 1
+    return [(day, occurrence) for day in range(1, last + 1)]
 
 
-def _sample_context(playbook: Playbook, step: Step, segment: str, day: int) -> dict[str, object]:
+def _sample_context(
+    playbook: Playbook, step: Step, segment: str, day: int, occurrence: int | None
+) -> dict[str, object]:
     anchor = playbook.anchor if isinstance(playbook.anchor, date) else SAMPLE_CREATED.date()
     local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
     kind = "group" if playbook.audience.chat_type == "group" else "customer"
@@ -182,7 +188,7 @@ def _sample_context(playbook: Playbook, step: Step, segment: str, day: int) -> d
         kind=kind,
         segment=segment,
         day=day,
-        occurrence=1,
+        occurrence=occurrence,
         local_time=local,
         checkins=SAMPLE_CHECKINS,
     )

@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from botops.errors import Problem
 from botops.playbook.checks import semantic_problems
 from botops.playbook.locate import Loc, dotted, locate
-from botops.playbook.model import Playbook
+from botops.playbook.model import Playbook, QuietHours
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -73,7 +73,9 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     return found, problems
 
 
-def load_file(path: Path) -> tuple[SourcedPlaybook | None, list[Problem]]:
+def load_file(
+    path: Path, default_quiet: QuietHours | None = None
+) -> tuple[SourcedPlaybook | None, list[Problem]]:
     raw = path.read_bytes()
     try:
         document = yaml_loader().load(raw.decode("utf-8"))
@@ -100,16 +102,18 @@ def load_file(path: Path) -> tuple[SourcedPlaybook | None, list[Problem]]:
     sourced = SourcedPlaybook(playbook, path, document, hashlib.sha256(raw).hexdigest())
     return sourced, [
         sourced.problem(loc, msg, sev, at_key=key)
-        for loc, msg, sev, key in semantic_problems(playbook)
+        for loc, msg, sev, key in semantic_problems(playbook, default_quiet)
     ]
 
 
-def load_paths(paths: Iterable[Path]) -> tuple[list[SourcedPlaybook], list[Problem]]:
+def load_paths(
+    paths: Iterable[Path], default_quiet: QuietHours | None = None
+) -> tuple[list[SourcedPlaybook], list[Problem]]:
     files, problems = discover(paths)
     loaded: list[SourcedPlaybook] = []
     first_seen: dict[str, SourcedPlaybook] = {}
     for path in files:
-        sourced, file_problems = load_file(path)
+        sourced, file_problems = load_file(path, default_quiet)
         problems.extend(file_problems)
         if sourced is None:
             continue

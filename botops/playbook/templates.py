@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,25 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 _CN_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
 
-def cn_date(value: date | datetime) -> str:
+def _as_date(value: date | datetime | str) -> date:
+    # Dates written in playbook `vars` arrive as ISO text.
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def cn_date(value: date | datetime | str) -> str:
     """12月1日"""
-    return f"{value.month}月{value.day}日"
+    day = _as_date(value)
+    return f"{day.month}月{day.day}日"
 
 
-def cn_weekday(value: date | datetime) -> str:
+def cn_weekday(value: date | datetime | str) -> str:
     """周二"""
-    return _CN_WEEKDAYS[value.weekday()]
+    return _CN_WEEKDAYS[_as_date(value).weekday()]
+
+
+def add_days(value: date | datetime | str, days: int) -> date:
+    """{{ anchor | add_days(7) | cn_date }}"""
+    return _as_date(value) + timedelta(days=days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +74,7 @@ class Templates:
         )
         self.env.filters["cn_date"] = cn_date
         self.env.filters["cn_weekday"] = cn_weekday
+        self.env.filters["add_days"] = add_days
         self._inline: dict[str, Template] = {}
 
     def get(self, name: str | None, text: str | None) -> Template:

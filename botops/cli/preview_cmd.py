@@ -1,0 +1,116 @@
+"""`botops preview`: exactly what would be sent, when and to whom — sending nothing.
+
+Runs the real loader, planner and renderer (the same code the daemon runs) and writes the
+plan as a table, JSON or a self-contained HTML calendar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botops.cli import common
+from botops.clock import SystemClock
+from botops.errors import TargetsError
+from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
+from botops.planning.planner import Plan, Window, plan
+from botops.planning.targets import Target, load_targets
+from botops.preview.html_view import render_html
+from botops.preview.json_view import render_json
+from botops.preview.table_view import render_table
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "preview",
+        help="show what would be sent, when, to which group and segment (sends nothing)",
+        description="Dry run: plan and render the playbooks for a date range. Sends nothing.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", type=Path, metavar="PLAYBOOK_OR_DIR", help="default: sops_dir"
+    )
+    parser.add_argument(
+        "--start", type=common.iso_date, metavar="YYYY-MM-DD", help="first day (default: today)"
+    )
+    parser.add_argument(
+        "--days", type=int, default=7, metavar="N", help="number of days (default: 7)"
+    )
+    parser.add_argument(
+        "--groups", type=Path, metavar="FILE", help="YAML/JSON list of groups to plan for"
+    )
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="CHAT_ID",
+        help="only this group (repeatable)",
+    )
+    parser.add_argument("--format", choices=("table", "json", "html"), default="table")
+    parser.add_argument(
+        "--output", type=Path, metavar="FILE", help="write here instead of standard output"
+    )
+    parser.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder (default: templates_dir)"
+    )
+    parser.add_argument(
+        "--sample-checkins",
+        action="store_true",
+        help="render check-in variables with sample figures (to read reminder and leaderboard texts)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.days < 1:
+        raise SystemExit("botops preview: --days must be at least 1")
+    settings = common.settings(args)
+    library = common.library(
+        args.paths or [settings.sops_dir], args.templates or settings.templates_dir
+    )
+    targets = _targets(args)
+    tz = ZoneInfo(settings.timezone)
+    start_day = args.start or SystemClock().now().astimezone(tz).date()
+    start = datetime.combine(start_day, time()).replace(tzinfo=tz)
+    window = Window(
+        start, datetime.combine(start_day + timedelta(days=args.days), time()).replace(tzinfo=tz)
+    )
+    checkins: dict[str, CheckinSnapshot] = (
+        {t.id: SAMPLE_CHECKINS for t in targets} if args.sample_checkins else {}
+    )
+    result = plan(library, targets, window, settings.send_policy, checkins)
+    _write(args, _render(args.format, result, tz, args.output is None))
+    return 0
+
+
+def _targets(args: argparse.Namespace) -> list[Target]:
+    if args.groups is None:
+        raise TargetsError("no groups to plan for: pass --groups FILE (see examples/groups.yaml)")
+    targets = load_targets(args.groups)
+    if args.group:
+        wanted = set(args.group)
+        missing = wanted - {t.id for t in targets}
+        if missing:
+            raise TargetsError(f"not in {args.groups}: {', '.join(sorted(missing))}")
+        targets = [t for t in targets if t.id in wanted]
+    return targets
+
+
+def _render(kind: str, result: Plan, tz: ZoneInfo, to_terminal: bool) -> str:
+    if kind == "json":
+        return render_json(result, tz)
+    if kind == "html":
+        return render_html(result, tz, title="botops 群日历")
+    return render_table(result, tz, color=to_terminal and sys.stdout.isatty())
+
+
+def _write(args: argparse.Namespace, text: str) -> None:
+    if args.output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)

@@ -1,0 +1,25 @@
+"""Shared fixtures: build playbook libraries from YAML text through the public loader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from botops.errors import Problem
+from botops.playbook.library import PlaybookLibrary, load_library
+from tests.helpers import write_tree
+
+Build = Callable[..., tuple[PlaybookLibrary, list[Problem]]]
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Build:
+    """build({"a.yaml": yaml}, {"t.j2": text}) -> (library, problems)."""
+
+    def _build(playbooks: dict[str, str], templates: dict[str, str] | None = None):
+        write_tree(tmp_path, playbooks, templates)
+        return load_library([tmp_path / "sops"], tmp_path / "templates")
+
+    return _build
