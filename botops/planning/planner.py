@@ -24,12 +24,12 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from botops.planning.policy import SendPolicy
-from botops.planning.schedule import occurrences, to_instant
+from botops.planning.schedule import first_date, occurrences, to_instant
 from botops.planning.sends import PlannedSend, Status, send_key
 from botops.planning.targets import Target, matches
 from botops.playbook.context import EMPTY_CHECKINS, CheckinSnapshot, TargetView, message_context
@@ -37,6 +37,8 @@ from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook, QuietHours, Step
 from botops.playbook.templates import TemplateProblem, Templates
 from botops.wecom import limits
+
+CAP_LOOKBACK = timedelta(days=366)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,9 @@ class Window:
 class Plan:
     window: Window
     sends: list[PlannedSend]
+    # (target id, playbook id) → Day 1 assumed for targets with no recorded enrolment. The
+    # daemon records these before acting, so later windows count days from the same Day 1.
+    enrolments: dict[tuple[str, str], date] = field(default_factory=dict)
 
     def sendable(self) -> list[PlannedSend]:
         return [s for s in self.sends if s.sendable]
@@ -82,8 +87,9 @@ class _Candidate:
     status: Status = Status.PLANNED
     reason: str = ""
 
-    def order(self) -> tuple[int, datetime, str, str]:
-        return (-self.priority, self.at, self.playbook.id, self.step.id)
+    def order(self) -> tuple[int, datetime, datetime, str, str]:
+        """Who gets a capped slot: higher priority, then earlier, then older (deferred)."""
+        return (-self.priority, self.at, self.planned_at, self.playbook.id, self.step.id)
 
 
 def plan(
@@ -98,14 +104,10 @@ def plan(
     zones = [ZoneInfo(p.timezone or policy.timezone) for p in playbooks]
     memo: dict[tuple[tuple[int, date], ...], list[_Candidate]] = {}
     sends: list[PlannedSend] = []
+    enrolments: dict[tuple[str, str], date] = {}
     for target in targets:
         signature = tuple(
-            (
-                index,
-                _anchor(
-                    playbook, target, window.start.astimezone(zones[index]).date(), zones[index]
-                ),
-            )
+            (index, _anchor(playbook, target, window, zones[index], enrolments))
             for index, playbook in enumerate(playbooks)
             if matches(playbook.audience, target)
         )
@@ -120,17 +122,26 @@ def plan(
             if candidate.at in window and not _before_target_existed(candidate, target)
         )
     sends.sort(key=lambda s: (s.at, s.playbook, s.step, s.target))
-    return Plan(window, _batch(sends))
+    return Plan(window, _batch(sends), enrolments)
 
 
-def _anchor(playbook: Playbook, target: Target, default: date, tz: ZoneInfo) -> date:
-    """Day 1 for this target. A target not yet enrolled would be enrolled on the window's
-    first day, which is what the daemon does when it first plans for it."""
+def _anchor(
+    playbook: Playbook,
+    target: Target,
+    window: Window,
+    tz: ZoneInfo,
+    assumed: dict[tuple[str, str], date],
+) -> date:
+    """Day 1 for this target. A target with no recorded enrolment is enrolled on the window's
+    first day, as the daemon does when it first plans for it (and records in `assumed`)."""
     if isinstance(playbook.anchor, date):
         return playbook.anchor
     if playbook.anchor == "group_created" and target.created_at is not None:
         return target.created_at.astimezone(tz).date()
-    return target.enrolled.get(playbook.id, default)
+    if playbook.id in target.enrolled:
+        return target.enrolled[playbook.id]
+    day = assumed[(target.id, playbook.id)] = window.start.astimezone(tz).date()
+    return day
 
 
 def _before_target_existed(candidate: _Candidate, target: Target) -> bool:
@@ -145,16 +156,41 @@ def _before_target_existed(candidate: _Candidate, target: Target) -> bool:
 def _horizon(
     playbooks: Sequence[Playbook], window: Window, policy: SendPolicy
 ) -> tuple[datetime, datetime]:
-    """Whole cap periods around the window, reaching back far enough for late sends."""
+    """The instants the cap is allocated over: from the look-back limit (a signature starts
+    later, at its first possible send) to past the window by the longest expiry, so every
+    send planned in the window has met its final fate (a deferred send may still be dropped
+    in a later period, and is then shown at its planned time)."""
     longest = max(
         (s.expires_after or policy.expires_after for p in playbooks for s in p.steps),
         default=policy.expires_after,
     )
     tz = ZoneInfo(policy.timezone)
     cap = policy.receive_cap
-    first = cap.period_start((window.start - longest).astimezone(tz).date())
-    last = cap.next_period_start((window.end - timedelta(microseconds=1)).astimezone(tz).date())
+    first = cap.period_start((window.start - CAP_LOOKBACK).astimezone(tz).date())
+    last = cap.next_period_start((window.end + longest).astimezone(tz).date())
     return to_instant(first, time(), tz), to_instant(last, time(), tz)
+
+
+def _signature_start(
+    playbooks: Sequence[Playbook],
+    signature: tuple[tuple[int, date], ...],
+    horizon: tuple[datetime, datetime],
+    policy: SendPolicy,
+) -> datetime:
+    """Allocation starts at the cap period of the signature's first possible send.
+
+    Losers are deferred into the next period, where they change who loses there, and so on:
+    only an allocation that starts before the first send gives the same answer whatever the
+    window, so preview and the daemon agree. Bounded by CAP_LOOKBACK for long-running
+    playbooks."""
+    tz = ZoneInfo(policy.timezone)
+    earliest = min(
+        to_instant(first_date(playbooks[index], anchor, zone) - timedelta(days=1), time(), zone)
+        for index, anchor in signature
+        for zone in [ZoneInfo(playbooks[index].timezone or policy.timezone)]
+    )
+    start = policy.receive_cap.period_start(earliest.astimezone(tz).date())
+    return max(horizon[0], to_instant(start, time(), tz))
 
 
 def _decide(
@@ -163,6 +199,7 @@ def _decide(
     horizon: tuple[datetime, datetime],
     policy: SendPolicy,
 ) -> list[_Candidate]:
+    horizon = (_signature_start(playbooks, signature, horizon, policy), horizon[1])
     candidates: list[_Candidate] = []
     for index, anchor in signature:
         playbook = playbooks[index]
@@ -232,7 +269,9 @@ def _allocate_cap(candidates: list[_Candidate], policy: SendPolicy) -> None:
         limit = cap.limit_for(period)
         for candidate in pool[limit:]:
             behaviour = candidate.step.when_capped or candidate.playbook.policy.when_capped
-            later = _next_period_instant(candidate, cap.next_period_start(period))
+            later = _next_period_instant(
+                candidate, to_instant(cap.next_period_start(period), time(), tz)
+            )
             if behaviour == "defer" and later <= candidate.expires_at:
                 candidate.at, candidate.status = later, Status.DEFERRED
                 candidate.reason = f"receive cap {cap.describe()} reached: deferred"
@@ -244,10 +283,17 @@ def _allocate_cap(candidates: list[_Candidate], policy: SendPolicy) -> None:
                 )
 
 
-def _next_period_instant(candidate: _Candidate, period_start: date) -> datetime:
-    """Same local time of day, on the first day of the next period."""
-    local = candidate.at.astimezone(candidate.tz)
-    return to_instant(period_start, local.time().replace(tzinfo=None), candidate.tz)
+def _next_period_instant(candidate: _Candidate, period_start: datetime) -> datetime:
+    """The first instant at or after the next cap period's start with the send's own local
+    time of day (cap periods count in the config's timezone, sends in the playbook's)."""
+    time_of_day = candidate.at.astimezone(candidate.tz).time().replace(tzinfo=None)
+    day = period_start.astimezone(candidate.tz).date()
+    later = to_instant(day, time_of_day, candidate.tz)
+    return (
+        later
+        if later >= period_start
+        else to_instant(day + timedelta(days=1), time_of_day, candidate.tz)
+    )
 
 
 def _instantiate(

@@ -52,6 +52,21 @@ def occurrences(
         yield from _day_numbers(schedule, anchor, tz, first, last, range(start, hi + 1, days.every))
 
 
+def first_date(playbook: Playbook, anchor: date, tz: ZoneInfo) -> date:
+    """The earliest local date any step of the playbook can fire for this anchor."""
+    dates = []
+    for step in playbook.steps:
+        schedule = step.schedule
+        if schedule.at is not None:
+            at = schedule.at if schedule.at.tzinfo else schedule.at.replace(tzinfo=tz)
+            dates.append(at.astimezone(tz).date())
+        elif schedule.day is not None:
+            dates.append(anchor + timedelta(days=min(schedule.day) - 1))
+        else:
+            dates.append(anchor + timedelta(days=_bounds(playbook, schedule)[0] - 1))
+    return min(dates)
+
+
 def _day_numbers(
     schedule: Schedule,
     anchor: date,

@@ -125,7 +125,7 @@ def test_cap_priority_decides_and_loser_is_dropped(build):
     assert by_step["low"].reason == "receive cap 1/day reached: dropped"
 
 
-def test_cap_loser_is_deferred_while_it_is_still_fresh(build):
+def test_a_deferred_send_that_loses_again_is_dropped_at_expiry(build):
     library, _ = build(
         {
             "a.yaml": one_playbook(
@@ -135,7 +135,7 @@ def test_cap_loser_is_deferred_while_it_is_still_fresh(build):
         }
     )
     # low fires daily but shares each day with high: deferred a day, it loses again there and
-    # expiry drops it, shown at its planned time; today's low is deferred out of the window.
+    # expiry drops it. A dropped send is shown at its planned time.
     window = days("2026-03-02", 2)
     sends = plan(
         library, [group(1)], window, policy(receive_cap={"period": "day", "limit": 1})
@@ -143,6 +143,7 @@ def test_cap_loser_is_deferred_while_it_is_still_fresh(build):
     assert [(s.step, s.status, s.at.astimezone(SHANGHAI).strftime("%d %H:%M")) for s in sends] == [
         ("low", Status.CAPPED, "02 09:00"),
         ("high", Status.PLANNED, "02 20:00"),
+        ("low", Status.CAPPED, "03 09:00"),
         ("high", Status.PLANNED, "03 20:00"),
     ]
     assert "deferring would pass expires_after" in sends[0].reason
