@@ -49,7 +49,7 @@ class WeComSettings(Section):
 
 
 class ServerSettings(Section):
-    host: str = "0.0.0.0"  # noqa: S104 - the daemon serves WeCom callbacks in a container
+    host: str = "0.0.0.0"
     port: int = Field(8080, ge=1, le=65535)
 
 
@@ -123,7 +123,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "a config file holds one mapping of settings")
-    return _plain(data)
+    plain: dict[str, Any] = _plain(data)
+    return plain
 
 
 def _plain(value: Any) -> Any:

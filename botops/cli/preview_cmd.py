@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from botops.cli import common
 from botops.clock import SystemClock
 from botops.errors import TargetsError
-from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
 from botops.planning.planner import Plan, Window, plan
 from botops.planning.targets import Target, load_targets
+from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
 from botops.preview.html_view import render_html
 from botops.preview.json_view import render_json
 from botops.preview.table_view import render_table
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("botops preview: --days must be at least 1")
     settings = common.settings(args)
     library = common.library(
-        args.paths or [settings.sops_dir], args.templates or settings.templates_dir
+        args.paths or [settings.sops_dir], args.templates or settings.templates_dir, settings
     )
     targets = _targets(args)
     tz = ZoneInfo(settings.timezone)

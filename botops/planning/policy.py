@@ -19,6 +19,8 @@ CapPeriod = Literal["day", "week", "month"]
 
 
 def _parse_limit(value: Any) -> Any:
+    if isinstance(value, str) and value.isdigit():  # from an environment variable
+        value = int(value)
     if value == "days_in_month" or (isinstance(value, int) and value >= 1):
         return value
     raise ValueError(f"limit must be a positive number or 'days_in_month', got {value!r}")

@@ -165,11 +165,14 @@ def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:
 def _sample_days(playbook: Playbook, step: Step) -> list[tuple[int, int | None]]:
     """(day, occurrence) pairs to render at validate time: every day a day-based step fires."""
     schedule = step.schedule
+    pairs: list[tuple[int, int | None]]
     if schedule.day is not None:
-        return [(day, n) for n, day in enumerate(sorted(set(schedule.day)), start=1)]
+        pairs = [(day, n) for n, day in enumerate(sorted(set(schedule.day)), start=1)]
+        return pairs
     if schedule.days is not None:
         span = range(schedule.days.from_, schedule.days.to + 1, schedule.days.every)
-        return [(day, n) for n, day in enumerate(span, start=1)][:SAMPLE_DAYS_MAX]
+        pairs = [(day, n) for n, day in enumerate(span, start=1)]
+        return pairs[:SAMPLE_DAYS_MAX]
     last = min(playbook.duration_days or 1, SAMPLE_DAYS_MAX)
     occurrence = None if schedule.cron is not None else 1
     return [(day, occurrence) for day in range(1, last + 1)]

@@ -27,6 +27,9 @@ from botops.playbook.types import Duration, LocalTime, Slug, Weekday
 from botops.wecom import limits
 
 
+_STR_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -76,7 +79,9 @@ class Audience(Strict):
         "group", description="'group': customer groups; 'single': individual customers"
     )
     tags: TagExpr | None = Field(None, description="botops/corp tags of the group or customer")
-    name: list[str] | None = Field(None, description="group-name globs, e.g. '*打卡*'")
+    name: Annotated[list[str], WithJsonSchema(_STR_OR_LIST)] | None = Field(
+        None, description="group-name globs, e.g. '*打卡*'"
+    )
     chat_ids: list[str] | None = Field(None, description="only these groups")
     owners: list[str] | None = Field(
         None, description="only groups owned / customers served by these staff userids"
@@ -142,9 +147,21 @@ class Schedule(Strict):
     """When a step fires. Day numbers count from the anchor: Day 1 is the anchor date, Day 0
     the day before it, Day -6 one week before it."""
 
-    day: Annotated[list[int], BeforeValidator(_as_list)] | None = Field(
-        None, description="a day number, or a list of them (e.g. [7, 21, 50])"
-    )
+    day: (
+        Annotated[
+            list[int],
+            BeforeValidator(_as_list),
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "integer"},
+                        {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+                    ]
+                }
+            ),
+        ]
+        | None
+    ) = Field(None, description="a day number, or a list of them (e.g. [7, 21, 50])")
     days: DayRange | None = Field(None, description="a range of days, optionally every K days")
     weekdays: list[Weekday] | None = Field(
         None, description="these weekdays (bounded by 'days' if given)"

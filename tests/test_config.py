@@ -1,0 +1,85 @@
+"""Settings: file, environment overrides, secret files, and errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botops.config import Settings, load_settings
+from botops.errors import ConfigError
+from tests.helpers import REPO
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, {})
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.database_url == "sqlite:///data/botops.db"
+    assert not settings.wecom.configured
+    assert settings.send_policy.receive_cap.describe() == "days_in_month/month"
+
+
+def test_the_example_config_loads_and_equals_the_defaults(tmp_path):
+    settings = load_settings(REPO / "config.example.yaml", {})
+    defaults = Settings()
+    assert settings.policy == defaults.policy
+    assert settings.sops_dir == REPO / "sops"  # relative to the file
+    assert (settings.server, settings.wecom, settings.database) == (defaults.server, defaults.wecom, defaults.database)
+
+
+def test_environment_overrides_file(tmp_path):
+    config = write(tmp_path / "c.yaml", "server:\n  port: 8080\nwecom:\n  corp_id: ww1\n")
+    env = {"BOTOPS_SERVER__PORT": "9000", "BOTOPS_WECOM__SECRET": "s3cr3t", "BOTOPS_TIMEZONE": "Europe/Berlin",
+           "BOTOPS_POLICY__RECEIVE_CAP__PERIOD": "day", "BOTOPS_POLICY__RECEIVE_CAP__LIMIT": "1"}
+    settings = load_settings(config, env)
+    assert settings.server.port == 9000
+    assert settings.wecom.configured
+    assert settings.timezone == "Europe/Berlin"
+    assert settings.send_policy.receive_cap.describe() == "1/day"
+
+
+def test_config_path_from_environment(tmp_path):
+    config = write(tmp_path / "c.yaml", "timezone: Asia/Tokyo\n")
+    assert load_settings(None, {"BOTOPS_CONFIG": str(config)}).timezone == "Asia/Tokyo"
+    with pytest.raises(ConfigError, match="BOTOPS_CONFIG: config file .* does not exist"):
+        load_settings(None, {"BOTOPS_CONFIG": str(tmp_path / "missing.yaml")})
+
+
+def test_secret_from_file_and_never_in_repr(tmp_path):
+    write(tmp_path / "secret.txt", "topsecret\n")
+    config = write(tmp_path / "c.yaml", "wecom:\n  corp_id: ww1\n  secret_file: secret.txt\n")
+    settings = load_settings(config, {})
+    assert settings.wecom.secret is not None
+    assert settings.wecom.secret.get_secret_value() == "topsecret"
+    assert "topsecret" not in repr(settings) and "topsecret" not in str(settings.model_dump())
+    env_file = load_settings(None, {"BOTOPS_ALERTS__ROBOT_KEY_FILE": str(tmp_path / "secret.txt")})
+    assert env_file.alerts.robot_key is not None
+    assert env_file.alerts.robot_key.get_secret_value() == "topsecret"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key", "message"),
+    [
+        ("server:\n  prot: 1\n", {}, "server.prot", "unknown key"),
+        ("server:\n  port: http\n", {}, "server.port", "valid integer"),
+        ("timezone: Mars/Olympus\n", {}, "timezone", "unknown timezone"),
+        ("", {"BOTOPS_WECOM__SECRTE": "x"}, "BOTOPS_WECOM__SECRTE", "did you mean BOTOPS_WECOM__SECRET"),
+        ("", {"BOTOPS_SERVER__PORT": "99999"}, "server.port", "less than or equal to 65535"),
+        ("policy:\n  receive_cap: {period: year}\n", {}, "policy.receive_cap.period", "'day', 'week' or 'month'"),
+        ("server:\n  host_file: x\n", {}, "server.host_file", "only secret keys"),
+        ("wecom:\n  secret_file: nothere\n", {}, "wecom.secret_file", "cannot read"),
+        ("- a list\n", {}, "c.yaml", "one mapping"),
+    ],
+)
+def test_errors_name_the_key(tmp_path, text, env, key, message):
+    config = write(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env)
+    assert caught.value.key.endswith(key)
+    assert message in str(caught.value)
