@@ -30,13 +30,22 @@ def test_the_example_config_loads_and_equals_the_defaults(tmp_path):
     defaults = Settings()
     assert settings.policy == defaults.policy
     assert settings.sops_dir == REPO / "sops"  # relative to the file
-    assert (settings.server, settings.wecom, settings.database) == (defaults.server, defaults.wecom, defaults.database)
+    assert (settings.server, settings.wecom, settings.database) == (
+        defaults.server,
+        defaults.wecom,
+        defaults.database,
+    )
 
 
 def test_environment_overrides_file(tmp_path):
     config = write(tmp_path / "c.yaml", "server:\n  port: 8080\nwecom:\n  corp_id: ww1\n")
-    env = {"BOTOPS_SERVER__PORT": "9000", "BOTOPS_WECOM__SECRET": "s3cr3t", "BOTOPS_TIMEZONE": "Europe/Berlin",
-           "BOTOPS_POLICY__RECEIVE_CAP__PERIOD": "day", "BOTOPS_POLICY__RECEIVE_CAP__LIMIT": "1"}
+    env = {
+        "BOTOPS_SERVER__PORT": "9000",
+        "BOTOPS_WECOM__SECRET": "s3cr3t",
+        "BOTOPS_TIMEZONE": "Europe/Berlin",
+        "BOTOPS_POLICY__RECEIVE_CAP__PERIOD": "day",
+        "BOTOPS_POLICY__RECEIVE_CAP__LIMIT": "1",
+    }
     settings = load_settings(config, env)
     assert settings.server.port == 9000
     assert settings.wecom.configured
@@ -69,9 +78,19 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("server:\n  prot: 1\n", {}, "server.prot", "unknown key"),
         ("server:\n  port: http\n", {}, "server.port", "valid integer"),
         ("timezone: Mars/Olympus\n", {}, "timezone", "unknown timezone"),
-        ("", {"BOTOPS_WECOM__SECRTE": "x"}, "BOTOPS_WECOM__SECRTE", "did you mean BOTOPS_WECOM__SECRET"),
+        (
+            "",
+            {"BOTOPS_WECOM__SECRTE": "x"},
+            "BOTOPS_WECOM__SECRTE",
+            "did you mean BOTOPS_WECOM__SECRET",
+        ),
         ("", {"BOTOPS_SERVER__PORT": "99999"}, "server.port", "less than or equal to 65535"),
-        ("policy:\n  receive_cap: {period: year}\n", {}, "policy.receive_cap.period", "'day', 'week' or 'month'"),
+        (
+            "policy:\n  receive_cap: {period: year}\n",
+            {},
+            "policy.receive_cap.period",
+            "'day', 'week' or 'month'",
+        ),
         ("server:\n  host_file: x\n", {}, "server.host_file", "only secret keys"),
         ("wecom:\n  secret_file: nothere\n", {}, "wecom.secret_file", "cannot read"),
         ("- a list\n", {}, "c.yaml", "one mapping"),

@@ -24,17 +24,25 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from botops.planning.policy import SendPolicy
 from botops.planning.schedule import first_date, occurrences, to_instant
-from botops.planning.sends import PlannedSend, Status, send_key
+from botops.planning.sends import SENDABLE, PlannedSend, Status, send_key
 from botops.planning.targets import Target, matches
-from botops.playbook.context import EMPTY_CHECKINS, CheckinSnapshot, TargetView, message_context
-from botops.playbook.library import PlaybookLibrary
-from botops.playbook.model import Playbook, QuietHours, Step
+from botops.playbook.context import (
+    EMPTY_CHECKINS,
+    CheckinSnapshot,
+    TargetView,
+    message_context,
+    schedule_context,
+    target_context,
+)
+from botops.playbook.library import MessageSpec, PlaybookLibrary
+from botops.playbook.model import Attachment, Playbook, QuietHours, Step
 from botops.playbook.templates import TemplateProblem, Templates
 from botops.wecom import limits
 
@@ -87,6 +95,20 @@ class _Candidate:
     status: Status = Status.PLANNED
     reason: str = ""
 
+    _context: dict[str, Any] | None = None
+
+    def schedule_context(self) -> dict[str, Any]:
+        """Computed once per occurrence and shared by every group of the signature."""
+        if self._context is None:
+            self._context = schedule_context(
+                playbook=self.playbook,
+                step=self.step,
+                day=self.day,
+                occurrence=self.number,
+                local_time=self.at.astimezone(self.tz).replace(tzinfo=None),
+            )
+        return self._context
+
     def order(self) -> tuple[int, datetime, datetime, str, str]:
         """Who gets a capped slot: higher priority, then earlier, then older (deferred)."""
         return (-self.priority, self.at, self.planned_at, self.playbook.id, self.step.id)
@@ -103,7 +125,8 @@ def plan(
     horizon = _horizon(playbooks, window, policy)
     zones = [ZoneInfo(p.timezone or policy.timezone) for p in playbooks]
     memo: dict[tuple[tuple[int, date], ...], list[_Candidate]] = {}
-    sends: list[PlannedSend] = []
+    drafts: list[_Draft] = []
+    shared: dict[tuple[int, str, int], tuple[str, Status, str]] = {}  # see MessageSpec.per_target
     enrolments: dict[tuple[str, str], date] = {}
     for target in targets:
         signature = tuple(
@@ -114,15 +137,31 @@ def plan(
         if not signature:
             continue
         if signature not in memo:
-            memo[signature] = _decide(playbooks, signature, horizon, policy)
-        stats = (checkins or {}).get(target.id, EMPTY_CHECKINS)
-        sends.extend(
-            _instantiate(library, candidate, target, stats)
-            for candidate in memo[signature]
-            if candidate.at in window and not _before_target_existed(candidate, target)
+            # Decided over the whole horizon, kept for the window only.
+            memo[signature] = [
+                c for c in _decide(playbooks, signature, horizon, policy) if c.at in window
+            ]
+        view = TargetView(
+            target.id,
+            target.name,
+            target.owner,
+            target.member_count,
+            sorted(target.tags),
+            target.created_at,
         )
-    sends.sort(key=lambda s: (s.at, s.playbook, s.step, s.target))
-    return Plan(window, _batch(sends), enrolments)
+        who = target_context(view, target.kind)
+        stats = (checkins or {}).get(target.id, EMPTY_CHECKINS)
+        drafts.extend(
+            _render(library, candidate, target, who, stats, shared)
+            for candidate in memo[signature]
+            if not _before_target_existed(candidate, target)
+        )
+    drafts.sort(
+        key=lambda d: (d.candidate.at, d.candidate.playbook.id, d.candidate.step.id, d.target.id)
+    )
+    batches = _batches(drafts)
+    sends = [_send(library, draft, batches.get(index)) for index, draft in enumerate(drafts)]
+    return Plan(window, sends, enrolments)
 
 
 def _anchor(
@@ -296,97 +335,121 @@ def _next_period_instant(candidate: _Candidate, period_start: datetime) -> datet
     )
 
 
-def _instantiate(
-    library: PlaybookLibrary, candidate: _Candidate, target: Target, stats: CheckinSnapshot
-) -> PlannedSend:
-    playbook, step = candidate.playbook, candidate.step
-    segment = playbook.segment_of(target.tags)
-    message = library.message(playbook.id, step.id, segment)
-    view = TargetView(
-        target.id,
-        target.name,
-        target.owner,
-        target.member_count,
-        sorted(target.tags),
-        target.created_at,
-    )
-    context = message_context(
-        playbook=playbook,
-        step=step,
-        target=view,
-        kind=target.kind,
-        segment=segment,
-        day=candidate.day,
-        occurrence=candidate.number,
-        local_time=candidate.at.astimezone(candidate.tz).replace(tzinfo=None),
-        checkins=stats,
-    )
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """A rendered send before batching."""
+
+    candidate: _Candidate
+    target: Target
+    segment: str
+    text: str
+    attachments: tuple[Attachment, ...]
+    status: Status
+    reason: str
+
+    @property
+    def sendable(self) -> bool:
+        return self.status in SENDABLE
+
+
+def _render(
+    library: PlaybookLibrary,
+    candidate: _Candidate,
+    target: Target,
+    who: dict[str, Any],
+    stats: CheckinSnapshot,
+    shared: dict[tuple[int, str, int], tuple[str, Status, str]],
+) -> _Draft:
+    segment = candidate.playbook.segment_of(target.tags)
+    message = library.message(candidate.playbook.id, candidate.step.id, segment)
+    if message.per_target:
+        text, status, reason = _text(candidate, message, who, segment, stats)
+    else:
+        key = (id(candidate), segment, id(stats))
+        if key not in shared:
+            shared[key] = _text(candidate, message, who, segment, stats)
+        text, status, reason = shared[key]
+    return _Draft(candidate, target, segment, text, message.attachments, status, reason)
+
+
+def _text(
+    candidate: _Candidate,
+    message: MessageSpec,
+    who: dict[str, Any],
+    segment: str,
+    stats: CheckinSnapshot,
+) -> tuple[str, Status, str]:
+    """The rendered text, and the send's status once the text is known."""
     status, reason = candidate.status, candidate.reason
     try:
+        context = message_context(candidate.schedule_context(), who, segment, stats)
         text = Templates.render(message.template, context, message.name)
     except TemplateProblem as exc:
-        text, status, reason = "", Status.SKIPPED, f"template error: {exc}"
-    if status in (Status.PLANNED, Status.SHIFTED, Status.DEFERRED):
+        return "", Status.SKIPPED, f"template error: {exc}"
+    if status in SENDABLE:
         size = limits.utf8_len(text)
         if not text and not message.attachments:
             status, reason = Status.SKIPPED, "message rendered empty"
         elif size > limits.MASS_TEXT_MAX_BYTES:
-            status, reason = (
-                Status.SKIPPED,
-                f"text is {size} bytes; WeCom allows {limits.MASS_TEXT_MAX_BYTES}",
+            status = Status.SKIPPED
+            reason = f"text is {size} bytes; WeCom allows {limits.MASS_TEXT_MAX_BYTES}"
+    return text, status, reason
+
+
+def _batches(drafts: list[_Draft]) -> dict[int, str]:
+    """Which sends can be one WeCom task: same playbook, step, sender, time and message.
+
+    Staff confirm each task once in their WeCom client, so this is the difference between
+    one tap and two thousand. A task holds at most 2,000 groups (10,000 customers).
+    """
+    tasks: dict[tuple[object, ...], list[int]] = defaultdict(list)
+    for index, draft in enumerate(drafts):
+        if draft.sendable:
+            c = draft.candidate
+            task = (
+                c.playbook.id,
+                c.step.id,
+                draft.target.owner,
+                c.at,
+                draft.target.kind,
+                draft.text,
+                draft.attachments,
             )
+            tasks[task].append(index)
+    names: dict[int, str] = {}
+    for identity, members in tasks.items():
+        is_group = identity[4] == "group"
+        size = limits.MASS_MAX_CHAT_IDS if is_group else limits.MASS_MAX_EXTERNAL_USERIDS
+        digest = hashlib.sha1(repr(identity).encode(), usedforsecurity=False).hexdigest()[:10]
+        ordered = sorted(members, key=lambda i: drafts[i].target.id)
+        chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        for number, chunk in enumerate(chunks, start=1):
+            for i in chunk:
+                names[i] = digest if len(chunks) == 1 else f"{digest}-{number}"
+    return names
+
+
+def _send(library: PlaybookLibrary, draft: _Draft, batch: str | None) -> PlannedSend:
+    c, target = draft.candidate, draft.target
     return PlannedSend(
-        key=send_key(playbook.id, step.id, target.id, candidate.occurrence_id),
-        playbook=playbook.id,
-        step=step.id,
+        key=send_key(c.playbook.id, c.step.id, target.id, c.occurrence_id),
+        playbook=c.playbook.id,
+        step=c.step.id,
         target=target.id,
         target_kind=target.kind,
         target_name=target.name,
         sender=target.owner,
-        segment=segment,
-        day=candidate.day,
-        occurrence=candidate.number,
-        planned_at=candidate.planned_at.astimezone(UTC),
-        at=candidate.at.astimezone(UTC),
-        expires_at=candidate.expires_at.astimezone(UTC),
-        status=status,
-        reason=reason,
-        text=text,
-        attachments=message.attachments,
-        priority=candidate.priority,
-        playbook_digest=library.digest(playbook.id),
+        segment=draft.segment,
+        day=c.day,
+        occurrence=c.number,
+        planned_at=c.planned_at,
+        at=c.at,
+        expires_at=c.expires_at,
+        status=draft.status,
+        reason=draft.reason,
+        text=draft.text,
+        attachments=draft.attachments,
+        priority=c.priority,
+        playbook_digest=library.digest(c.playbook.id),
+        batch=batch,
     )
-
-
-def _batch(sends: list[PlannedSend]) -> list[PlannedSend]:
-    """Mark sends that can be one WeCom task: same playbook, step, sender, time and message.
-
-    Staff confirm each task once in their WeCom client, so this is the difference between
-    one tap and two thousand.
-    """
-    groups: dict[tuple[object, ...], list[int]] = defaultdict(list)
-    for index, send in enumerate(sends):
-        if send.sendable:
-            task = (
-                send.playbook,
-                send.step,
-                send.sender,
-                send.at,
-                send.target_kind,
-                send.text,
-                send.attachments,
-            )
-            groups[task].append(index)
-    result = list(sends)
-    for identity, members in groups.items():
-        size = (
-            limits.MASS_MAX_CHAT_IDS if identity[4] == "group" else limits.MASS_MAX_EXTERNAL_USERIDS
-        )
-        digest = hashlib.sha1(repr(identity).encode(), usedforsecurity=False).hexdigest()[:10]
-        ordered = sorted(members, key=lambda i: sends[i].target)
-        chunks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
-        for number, chunk in enumerate(chunks, start=1):
-            name = digest if len(chunks) == 1 else f"{digest}-{number}"
-            for i in chunk:
-                result[i] = replace(sends[i], batch=name)
-    return result

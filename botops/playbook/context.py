@@ -6,7 +6,7 @@ daemon, so a template that validates renders in production.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,35 +47,15 @@ class TargetView:
     created_at: datetime | None
 
 
-def message_context(
-    *,
-    playbook: Playbook,
-    step: Step,
-    target: TargetView,
-    kind: str,
-    segment: str,
-    day: int,
-    occurrence: int | None,
-    local_time: datetime,
-    checkins: CheckinSnapshot,
+def schedule_context(
+    *, playbook: Playbook, step: Step, day: int, occurrence: int | None, local_time: datetime
 ) -> dict[str, Any]:
-    """`local_time` is the send's wall-clock time in the playbook's timezone."""
+    """What depends on when the send is, not on whom: `local_time` is its wall-clock time in
+    the playbook's timezone. The planner computes this once per occurrence, not per group."""
     total = playbook.duration_days
-    view = {
-        "id": target.id,
-        "chat_id": target.id,
-        "name": target.name,
-        "owner": target.owner,
-        "member_count": target.member_count,
-        "tags": target.tags,
-        "created_at": target.created_at,
-    }
     return {
-        "group" if kind == "group" else "customer": view,
-        "target": view,
         "playbook": {"id": playbook.id, "name": playbook.name},
         "step": {"id": step.id, "name": step.name},
-        "segment": segment,
         "day": day,
         "days_total": total,
         "days_left": None if total is None else max(total - day, 0),
@@ -86,8 +66,28 @@ def message_context(
         "now": local_time,
         "weekday": local_time.weekday(),
         "vars": playbook.vars,
-        "checkin": asdict(checkins),
     }
+
+
+def target_context(target: TargetView, kind: str) -> dict[str, Any]:
+    """What depends on whom: the group (or customer), also as `target`."""
+    view = {
+        "id": target.id,
+        "chat_id": target.id,
+        "name": target.name,
+        "owner": target.owner,
+        "member_count": target.member_count,
+        "tags": target.tags,
+        "created_at": target.created_at,
+    }
+    return {"group" if kind == "group" else "customer": view, "target": view}
+
+
+def message_context(
+    schedule: dict[str, Any], target: dict[str, Any], segment: str, checkins: CheckinSnapshot
+) -> dict[str, Any]:
+    """The full context of one message (templates read the snapshot's attributes directly)."""
+    return {**schedule, **target, "segment": segment, "checkin": checkins}
 
 
 SAMPLE_CHECKINS = CheckinSnapshot(

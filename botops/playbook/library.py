@@ -16,7 +16,13 @@ from pathlib import Path
 from jinja2 import Template
 
 from botops.errors import Problem
-from botops.playbook.context import SAMPLE_CHECKINS, message_context, sample_target
+from botops.playbook.context import (
+    SAMPLE_CHECKINS,
+    message_context,
+    sample_target,
+    schedule_context,
+    target_context,
+)
 from botops.playbook.loader import SourcedPlaybook, load_paths
 from botops.playbook.model import Attachment, MediaRef, Playbook, QuietHours, Step
 from botops.playbook.templates import TemplateProblem, Templates
@@ -32,11 +38,18 @@ SAMPLE_DAYS_MAX = 400
 SAMPLE_CREATED = datetime.fromisoformat("2026-01-01T10:00:00+08:00")
 
 
+# Variables whose values differ from one target to the next.
+TARGET_VARIABLES = frozenset({"group", "customer", "target"})
+
+
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
     template: Template
     name: str | None  # template file, or None for inline text
     attachments: tuple[Attachment, ...]
+    # Whether the text can differ between targets of one occurrence. When it cannot, the
+    # planner renders once per occurrence, segment and check-in snapshot and shares the text.
+    per_target: bool = True
 
 
 class PlaybookLibrary:
@@ -115,7 +128,9 @@ def _compile(
     field = (*loc, "text" if text is not None else "template")
     try:
         template = templates.get(name, text)
-        spec = MessageSpec(template, name, attachments)
+        variables = templates.variables(name, text)
+        per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
+        spec = MessageSpec(template, name, attachments, per_target)
         for day, occurrence in _sample_days(item.playbook, step):
             context = _sample_context(item.playbook, step, segment, day, occurrence)
             rendered = Templates.render(template, context, name)
@@ -185,15 +200,12 @@ def _sample_context(
     local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
     kind = "group" if playbook.audience.chat_type == "group" else "customer"
     return message_context(
-        playbook=playbook,
-        step=step,
-        target=sample_target(kind, SAMPLE_CREATED),
-        kind=kind,
-        segment=segment,
-        day=day,
-        occurrence=occurrence,
-        local_time=local,
-        checkins=SAMPLE_CHECKINS,
+        schedule_context(
+            playbook=playbook, step=step, day=day, occurrence=occurrence, local_time=local
+        ),
+        target_context(sample_target(kind, SAMPLE_CREATED), kind),
+        segment,
+        SAMPLE_CHECKINS,
     )
 
 

@@ -26,7 +26,6 @@ from botops.playbook.cron import parse_cron
 from botops.playbook.types import Duration, LocalTime, Slug, Weekday
 from botops.wecom import limits
 
-
 _STR_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
 
 

@@ -13,7 +13,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, TemplateNotFound
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+    meta,
+    nodes,
+)
 from jinja2.exceptions import TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -94,6 +102,15 @@ class Templates:
             raise TemplateProblem(
                 TemplateFailure(name, exc.lineno, f"template syntax: {exc.message}")
             ) from None
+
+    def variables(self, name: str | None, text: str | None) -> frozenset[str] | None:
+        """The context variables a template reads, or None when that cannot be known (it
+        includes, imports or extends another template)."""
+        source = text if text is not None else self.env.loader.get_source(self.env, name or "")[0]  # type: ignore[union-attr]
+        tree = self.env.parse(source)
+        if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+            return None
+        return frozenset(meta.find_undeclared_variables(tree))
 
     def source_path(self, name: str) -> Path:
         return self.root / name

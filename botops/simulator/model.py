@@ -200,10 +200,3 @@ class SimState:
         """Deterministic ids, so two runs over the same seed answer the same."""
         self.counter += 1
         return f"{prefix}{self.counter:08d}"
-
-    def tag_id(self, name: str) -> str:
-        for group in self.tag_groups:
-            for tag in group.tags:
-                if tag.name == name:
-                    return tag.id
-        raise KeyError(name)

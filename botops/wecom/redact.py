@@ -64,7 +64,8 @@ def redact_secrets(
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask credential fields and credential-looking text in any field.
 
-    Put it before the renderer: `structlog.configure(processors=[..., redact_secrets, renderer])`.
+    Put it after `format_exc_info` (so tracebacks are scrubbed too) and before the renderer:
+    `structlog.configure(processors=[..., format_exc_info, redact_secrets, renderer])`.
     """
     for field, value in list(event_dict.items()):
         if field.lower() in SECRET_FIELDS:

@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 from tenacity.retry import retry_if_exception
 from tenacity.wait import wait_exponential, wait_random
 
-from botops.errors import WeComRetryableError
+from botops.errors import WeComError, WeComRetryableError
 from botops.wecom.responses import OutcomeUnknown
 
 T = TypeVar("T")
@@ -69,9 +69,21 @@ async def call_with_retry(
         reraise=True,
         before_sleep=lambda state: _log_retry(api, state),
     )
-    async for attempt in retrying:
-        with attempt:
-            return await attempt_fn(attempt.retry_state.attempt_number)
+    number = 0
+    try:
+        async for attempt in retrying:
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                return await attempt_fn(number)
+    except WeComError as exc:
+        log.warning(
+            "wecom.failed",
+            api=api,
+            attempt=number,
+            errcode=exc.errcode,
+            error=type(exc).__name__,
+        )
+        raise
     raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
 

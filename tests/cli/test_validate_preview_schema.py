@@ -57,11 +57,16 @@ def test_validate_ok_exits_0(project, capsys):
 
 
 def test_validate_reports_every_problem_and_exits_1(project, capsys):
-    (project / "sops" / "bad.yaml").write_text(VALID.replace("id: demo", "id: bad").replace("audience", "audiance"))
+    (project / "sops" / "bad.yaml").write_text(
+        VALID.replace("id: demo", "id: bad").replace("audience", "audiance")
+    )
     (project / "templates" / "hello.j2").write_text("{{ gruop.name }}")
     assert main(["validate"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert any(line.endswith("bad.yaml:4:1: unknown key 'audiance' (did you mean 'audience'?)") for line in err)
+    assert any(
+        line.endswith("bad.yaml:4:1: unknown key 'audiance' (did you mean 'audience'?)")
+        for line in err
+    )
     assert any("templates/hello.j2:1:1: 'gruop' is undefined" in line for line in err)
 
 
@@ -78,7 +83,22 @@ def test_validate_explicit_file_and_missing_path(project, capsys):
 
 
 def test_preview_json_lists_exactly_the_planned_sends(project, capsys):
-    assert main(["preview", "--start", "2026-12-01", "--days", "2", "--groups", "groups.yaml", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                "--start",
+                "2026-12-01",
+                "--days",
+                "2",
+                "--groups",
+                "groups.yaml",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     sends = json.loads(capsys.readouterr().out)
     assert [(s["at"], s["chat_id"], s["text"]) for s in sends] == [
         ("2026-12-01T09:00:00+08:00", "wrA", "第1天，打卡A群加油"),
@@ -88,13 +108,35 @@ def test_preview_json_lists_exactly_the_planned_sends(project, capsys):
     ]
     first = sends[0]
     assert first["key"] == "demo:hello:wrA:2026-12-01"
-    assert (first["playbook"], first["step"], first["segment"], first["status"]) == ("demo", "hello", "default", "planned")
+    assert (first["playbook"], first["step"], first["segment"], first["status"]) == (
+        "demo",
+        "hello",
+        "default",
+        "planned",
+    )
     assert first["attachments"] == []
     assert sends[0]["batch"] != sends[1]["batch"]  # different text: two tasks
 
 
 def test_preview_group_filter_and_unknown_group(project, capsys):
-    assert main(["preview", "--start", "2026-12-01", "--days", "1", "--groups", "groups.yaml", "--group", "wrB", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                "--start",
+                "2026-12-01",
+                "--days",
+                "1",
+                "--groups",
+                "groups.yaml",
+                "--group",
+                "wrB",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert [s["chat_id"] for s in json.loads(capsys.readouterr().out)] == ["wrB"]
     assert main(["preview", "--groups", "groups.yaml", "--group", "wrZ"]) == 1
     assert "not in groups.yaml: wrZ" in capsys.readouterr().err
@@ -102,7 +144,24 @@ def test_preview_group_filter_and_unknown_group(project, capsys):
 
 def test_preview_writes_only_the_output_file(project, capsys):
     before = sorted(p.relative_to(project) for p in project.rglob("*"))
-    assert main(["preview", "--start", "2026-12-01", "--days", "3", "--groups", "groups.yaml", "--format", "html", "--output", "cal.html"]) == 0
+    assert (
+        main(
+            [
+                "preview",
+                "--start",
+                "2026-12-01",
+                "--days",
+                "3",
+                "--groups",
+                "groups.yaml",
+                "--format",
+                "html",
+                "--output",
+                "cal.html",
+            ]
+        )
+        == 0
+    )
     after = sorted(p.relative_to(project) for p in project.rglob("*"))
     assert after == sorted([*before, Path("cal.html")])
     page = (project / "cal.html").read_text(encoding="utf-8")
@@ -127,7 +186,16 @@ def test_schema_is_json_schema_of_the_format(project, capsys):
     assert main(["schema"]) == 0
     schema = json.loads(capsys.readouterr().out)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert {"id", "name", "audience", "steps", "segments", "checkin", "inactivity", "policy"} <= set(schema["properties"])
+    assert {
+        "id",
+        "name",
+        "audience",
+        "steps",
+        "segments",
+        "checkin",
+        "inactivity",
+        "policy",
+    } <= set(schema["properties"])
     assert schema["additionalProperties"] is False
     step = schema["$defs"]["Step"]
     assert step["additionalProperties"] is False and "expires_after" in step["properties"]
@@ -155,8 +223,21 @@ def test_console_script_runs_as_a_real_process(tmp_path):
     """`python -m botops` in a fresh process: what ops actually run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOTOPS_")}
     result = subprocess.run(
-        [sys.executable, "-m", "botops", "validate", str(REPO / "sops"), "--templates", str(REPO / "templates")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "botops",
+            "validate",
+            str(REPO / "sops"),
+            "--templates",
+            str(REPO / "templates"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "valid playbook(s)" in result.stdout

@@ -261,3 +261,28 @@ def test_disabled_playbooks_and_unmatched_groups_plan_nothing(build):
     assert plan(library, [group(1)], days("2026-03-02", 1), policy()).sends == []
     library, _ = build({"a.yaml": one_playbook(step("s", "09:00"))})
     assert plan(library, [group(1, tags=("别的",))], days("2026-03-02", 1), policy()).sends == []
+
+
+def test_shared_renders_still_see_each_groups_own_checkins(build):
+    from botops.playbook.context import CheckinSnapshot
+
+    body = "  - id: s\n    schedule: {day: 1, time: '09:00'}\n    text: '今日打卡 {{ checkin.today_count }} 人 · {{ segment }}'\n"
+    library, _ = build({"a.yaml": one_playbook(body)})
+    stats = {"wrG0001": CheckinSnapshot(today_count=5), "wrG0002": CheckinSnapshot(today_count=9)}
+    sends = plan(
+        library, [group(1), group(2), group(3)], days("2026-03-01", 1), policy(), stats
+    ).sends
+    assert {s.target: s.text for s in sends} == {
+        "wrG0001": "今日打卡 5 人 · default",
+        "wrG0002": "今日打卡 9 人 · default",
+        "wrG0003": "今日打卡 0 人 · default",
+    }
+
+
+def test_templates_that_include_others_render_per_group(build, tmp_path):
+    body = (
+        "  - id: s\n    schedule: {day: 1, time: '09:00'}\n    text: \"{% include 'name.j2' %}\"\n"
+    )
+    library, _ = build({"a.yaml": one_playbook(body)}, {"name.j2": "{{ group.name }}"})
+    sends = plan(library, [group(1), group(2)], days("2026-03-01", 1), policy()).sends
+    assert [s.text for s in sends] == ["群1", "群2"]

@@ -1,0 +1,34 @@
+# botops task runner. `make run` and `make test` each set up everything they need.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: run test lint check bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "botops needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+## The main job on embedded defaults: preview the shipped playbooks for the example groups.
+run: $(STAMP)
+	$(BIN)/botops validate
+	$(BIN)/botops preview --groups examples/groups.yaml --days 7
+
+## The whole test suite: lint, types, then pytest (with a throwaway PostgreSQL server).
+test: $(STAMP) lint
+	scripts/with-postgres.sh $(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check botops tests bench
+	$(BIN)/ruff format --check botops tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
