@@ -16,6 +16,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from botops.config import Settings
+from botops.planning.planner import Plan, Window, plan
+from botops.planning.targets import Target
 from botops.playbook.context import (
     EMPTY_CHECKINS,
     TargetView,
@@ -24,8 +26,6 @@ from botops.playbook.context import (
     target_context,
 )
 from botops.playbook.library import PlaybookLibrary, load_library
-from botops.planning.planner import Plan, Window, plan
-from botops.planning.targets import Target
 
 REPO = Path(__file__).resolve().parent.parent
 TZ = ZoneInfo("Asia/Shanghai")
@@ -101,6 +101,7 @@ def bare_render_loop(
         when = schedule_context(
             playbook=playbook,
             step=step,
+            anchor=send.planned_at.astimezone(TZ).date() - timedelta(days=send.day - 1),
             day=send.day,
             occurrence=send.occurrence,
             local_time=send.at.astimezone(TZ).replace(tzinfo=None),
@@ -117,9 +118,7 @@ def bare_render_loop(
 
 def main() -> None:
     settings = Settings()
-    library, problems = load_library(
-        [REPO / "sops"], REPO / "templates", settings.policy.quiet_hours
-    )
+    library, problems = load_library([REPO / "sops"], REPO / "templates", settings.policy)
     assert not [p for p in problems if p.severity == "error"], problems
     groups = make_groups(GROUPS)
     start = datetime.combine(DAY, datetime.min.time(), TZ)

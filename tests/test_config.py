@@ -56,7 +56,7 @@ def test_environment_overrides_file(tmp_path):
 def test_config_path_from_environment(tmp_path):
     config = write(tmp_path / "c.yaml", "timezone: Asia/Tokyo\n")
     assert load_settings(None, {"BOTOPS_CONFIG": str(config)}).timezone == "Asia/Tokyo"
-    with pytest.raises(ConfigError, match="BOTOPS_CONFIG: config file .* does not exist"):
+    with pytest.raises(ConfigError, match=r"BOTOPS_CONFIG: config file .* does not exist"):
         load_settings(None, {"BOTOPS_CONFIG": str(tmp_path / "missing.yaml")})
 
 
@@ -66,7 +66,8 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
     settings = load_settings(config, {})
     assert settings.wecom.secret is not None
     assert settings.wecom.secret.get_secret_value() == "topsecret"
-    assert "topsecret" not in repr(settings) and "topsecret" not in str(settings.model_dump())
+    assert "topsecret" not in repr(settings)
+    assert "topsecret" not in str(settings.model_dump())
     env_file = load_settings(None, {"BOTOPS_ALERTS__ROBOT_KEY_FILE": str(tmp_path / "secret.txt")})
     assert env_file.alerts.robot_key is not None
     assert env_file.alerts.robot_key.get_secret_value() == "topsecret"

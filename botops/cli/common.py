@@ -19,7 +19,7 @@ def settings(args: argparse.Namespace) -> Settings:
 
 def library(paths: list[Path], templates_dir: Path, config: Settings) -> PlaybookLibrary:
     """Load playbooks or raise PlaybookError with every problem (warnings included)."""
-    loaded, problems = load_library(paths, templates_dir, config.policy.quiet_hours)
+    loaded, problems = load_library(paths, templates_dir, config.policy)
     if any(p.severity == "error" for p in problems):
         raise PlaybookError(problems)
     return loaded

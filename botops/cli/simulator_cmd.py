@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  wecom.api_base: {base_url}")
     print(f"  wecom.corp_id:  {config.corp_id}")
     print(f"  wecom.secret:   {config.secret}   (the simulator's own test secret)")
+    for key in config.robot_keys:
+        print(f"  robot key:      {key}")
     print(f"  inspect:        {base_url}/_sim/state")
     serve(sim.app, args.host, args.port)
     return 0

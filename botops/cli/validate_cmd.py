@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     paths = args.paths or [settings.sops_dir]
     library, problems = load_library(
-        paths, args.templates or settings.templates_dir, settings.policy.quiet_hours
+        paths, args.templates or settings.templates_dir, settings.policy
     )
     for problem in problems:
         print(problem, file=sys.stderr)

@@ -85,6 +85,7 @@ class _Candidate:
     playbook: Playbook
     step: Step
     tz: ZoneInfo
+    anchor: date
     day: int
     number: int | None
     occurrence_id: str
@@ -103,6 +104,7 @@ class _Candidate:
             self._context = schedule_context(
                 playbook=self.playbook,
                 step=self.step,
+                anchor=self.anchor,
                 day=self.day,
                 occurrence=self.number,
                 local_time=self.at.astimezone(self.tz).replace(tzinfo=None),
@@ -253,16 +255,17 @@ def _decide(
                 if not horizon[0] <= occ.at < horizon[1]:
                     continue
                 candidate = _Candidate(
-                    playbook,
-                    step,
-                    tz,
-                    occ.day,
-                    occ.number,
-                    occ.occurrence_id,
-                    occ.at,
-                    occ.at,
-                    occ.at + expiry,
-                    priority,
+                    playbook=playbook,
+                    step=step,
+                    tz=tz,
+                    anchor=anchor,
+                    day=occ.day,
+                    number=occ.number,
+                    occurrence_id=occ.occurrence_id,
+                    planned_at=occ.at,
+                    at=occ.at,
+                    expires_at=occ.at + expiry,
+                    priority=priority,
                 )
                 if quiet is not None:
                     _apply_quiet_hours(candidate, quiet)

@@ -6,21 +6,34 @@ Each finding is (path, message, severity, at_key) so the loader can locate it in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from botops.playbook.locate import Loc
 from botops.playbook.model import Playbook, QuietHours
+from botops.playbook.types import format_duration
 
 Finding = tuple[Loc, str, str, bool]
 
 
-def semantic_problems(playbook: Playbook, default_quiet: QuietHours | None = None) -> list[Finding]:
-    """`default_quiet`: the config's quiet hours, for playbooks that do not set their own."""
+class PolicyDefaults(Protocol):
+    """What checks need of the config's policy (botops.planning.policy.PolicySettings)."""
+
+    @property
+    def quiet_hours(self) -> QuietHours | None: ...
+
+    @property
+    def expires_after(self) -> timedelta: ...
+
+
+def semantic_problems(playbook: Playbook, defaults: PolicyDefaults | None = None) -> list[Finding]:
+    """`defaults`: the config's policy, for playbooks and steps that do not set their own."""
     return [
         *_duplicate_ids(playbook),
         *_unknown_variants(playbook),
         *_anchor_fits_audience(playbook),
         *_steps_beyond_duration(playbook),
-        *_steps_in_quiet_hours(playbook, playbook.policy.quiet_hours or default_quiet),
+        *_steps_in_quiet_hours(playbook, defaults),
     ]
 
 
@@ -83,16 +96,27 @@ def _steps_beyond_duration(playbook: Playbook) -> Iterator[Finding]:
             )
 
 
-def _steps_in_quiet_hours(playbook: Playbook, quiet: QuietHours | None) -> Iterator[Finding]:
+def _steps_in_quiet_hours(playbook: Playbook, defaults: PolicyDefaults | None) -> Iterator[Finding]:
+    quiet = playbook.policy.quiet_hours or (defaults.quiet_hours if defaults else None)
     if quiet is None:
         return
     for index, step in enumerate(playbook.steps):
         at = step.schedule.time
-        if at is not None and quiet.contains(at):
-            verb = "shifted to" if quiet.action == "shift" else "skipped until"
-            yield (
-                ("steps", index, "schedule", "time"),
-                f"{at:%H:%M} is inside quiet hours; sends will be {verb} {quiet.end:%H:%M}",
-                "warning",
-                False,
-            )
+        if at is None or not quiet.contains(at):
+            continue
+        end = datetime.combine(date.min, quiet.end)
+        start = datetime.combine(date.min, at)
+        wait = end - start if end > start else end + timedelta(days=1) - start
+        expiry = step.expires_after or (defaults.expires_after if defaults else None)
+        if quiet.action == "skip":
+            outcome = "skipped"
+        elif expiry is not None and wait > expiry:
+            outcome = f"skipped: {quiet.end:%H:%M} is {format_duration(wait)} later, past expires_after {format_duration(expiry)}"
+        else:
+            outcome = f"shifted to {quiet.end:%H:%M}"
+        yield (
+            ("steps", index, "schedule", "time"),
+            f"{at:%H:%M} is inside quiet hours {quiet.start:%H:%M}-{quiet.end:%H:%M}; sends will be {outcome}",
+            "warning",
+            False,
+        )

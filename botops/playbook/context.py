@@ -7,7 +7,7 @@ daemon, so a template that validates renders in production.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from botops.playbook.model import Playbook, Step
@@ -48,7 +48,13 @@ class TargetView:
 
 
 def schedule_context(
-    *, playbook: Playbook, step: Step, day: int, occurrence: int | None, local_time: datetime
+    *,
+    playbook: Playbook,
+    step: Step,
+    anchor: date,
+    day: int,
+    occurrence: int | None,
+    local_time: datetime,
 ) -> dict[str, Any]:
     """What depends on when the send is, not on whom: `local_time` is its wall-clock time in
     the playbook's timezone. The planner computes this once per occurrence, not per group."""
@@ -60,7 +66,7 @@ def schedule_context(
         "days_total": total,
         "days_left": None if total is None else max(total - day, 0),
         "occurrence": occurrence,
-        "anchor": local_time.date() - timedelta(days=day - 1),
+        "anchor": anchor,  # Day 1, even when quiet hours or the cap moved the send
         "date": local_time.date(),
         "time": local_time.strftime("%H:%M"),
         "now": local_time,

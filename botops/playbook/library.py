@@ -16,6 +16,7 @@ from pathlib import Path
 from jinja2 import Template
 
 from botops.errors import Problem
+from botops.playbook.checks import PolicyDefaults
 from botops.playbook.context import (
     SAMPLE_CHECKINS,
     message_context,
@@ -24,7 +25,7 @@ from botops.playbook.context import (
     target_context,
 )
 from botops.playbook.loader import SourcedPlaybook, load_paths
-from botops.playbook.model import Attachment, MediaRef, Playbook, QuietHours, Step
+from botops.playbook.model import Attachment, MediaRef, Playbook, Step
 from botops.playbook.templates import TemplateProblem, Templates
 from botops.wecom import limits
 
@@ -73,13 +74,13 @@ class PlaybookLibrary:
 
 
 def load_library(
-    paths: Iterable[Path], templates_dir: Path, default_quiet: QuietHours | None = None
+    paths: Iterable[Path], templates_dir: Path, defaults: PolicyDefaults | None = None
 ) -> tuple[PlaybookLibrary, list[Problem]]:
     """Load, compile and sample-render; the library holds only playbooks without errors.
 
-    `default_quiet` is the config's quiet hours, used to warn about steps scheduled inside them.
+    `defaults` are the config's policy (quiet hours, expires_after), used for warnings.
     """
-    sourced, problems = load_paths(paths, default_quiet)
+    sourced, problems = load_paths(paths, defaults)
     templates = Templates(templates_dir)
     good: list[SourcedPlaybook] = []
     messages: dict[tuple[str, str, str], MessageSpec] = {}
@@ -201,7 +202,12 @@ def _sample_context(
     kind = "group" if playbook.audience.chat_type == "group" else "customer"
     return message_context(
         schedule_context(
-            playbook=playbook, step=step, day=day, occurrence=occurrence, local_time=local
+            playbook=playbook,
+            step=step,
+            anchor=anchor,
+            day=day,
+            occurrence=occurrence,
+            local_time=local,
         ),
         target_context(sample_target(kind, SAMPLE_CREATED), kind),
         segment,

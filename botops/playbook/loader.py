@@ -23,9 +23,9 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from botops.errors import Problem
-from botops.playbook.checks import semantic_problems
+from botops.playbook.checks import PolicyDefaults, semantic_problems
 from botops.playbook.locate import Loc, dotted, locate
-from botops.playbook.model import Playbook, QuietHours
+from botops.playbook.model import Playbook
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -74,7 +74,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
 
 
 def load_file(
-    path: Path, default_quiet: QuietHours | None = None
+    path: Path, defaults: PolicyDefaults | None = None
 ) -> tuple[SourcedPlaybook | None, list[Problem]]:
     raw = path.read_bytes()
     try:
@@ -102,18 +102,18 @@ def load_file(
     sourced = SourcedPlaybook(playbook, path, document, hashlib.sha256(raw).hexdigest())
     return sourced, [
         sourced.problem(loc, msg, sev, at_key=key)
-        for loc, msg, sev, key in semantic_problems(playbook, default_quiet)
+        for loc, msg, sev, key in semantic_problems(playbook, defaults)
     ]
 
 
 def load_paths(
-    paths: Iterable[Path], default_quiet: QuietHours | None = None
+    paths: Iterable[Path], defaults: PolicyDefaults | None = None
 ) -> tuple[list[SourcedPlaybook], list[Problem]]:
     files, problems = discover(paths)
     loaded: list[SourcedPlaybook] = []
     first_seen: dict[str, SourcedPlaybook] = {}
     for path in files:
-        sourced, file_problems = load_file(path, default_quiet)
+        sourced, file_problems = load_file(path, defaults)
         problems.extend(file_problems)
         if sourced is None:
             continue

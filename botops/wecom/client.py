@@ -116,7 +116,9 @@ class WeComClient:
         await self._limiter.acquire("gettoken")
         params = {"corpid": self._corp_id, "corpsecret": self._secret}
         answer = await request_json(self._http, "gettoken", method="GET", params=params)
-        return str(answer["access_token"]), int(answer.get("expires_in", 7200))
+        return str(answer["access_token"]), int(
+            answer.get("expires_in", limits.ACCESS_TOKEN_TTL_SECONDS)
+        )
 
     # -- the call path --------------------------------------------------------------------
 

@@ -76,14 +76,30 @@ def redact_secrets(
 
 
 class RedactingFilter(logging.Filter):
-    """A stdlib logging filter that rewrites a record's message with `redact()` applied."""
+    """A stdlib logging filter that redacts a record's message template and arguments.
+
+    Arguments are redacted one by one, keeping the tuple's shape: formatters such as
+    uvicorn's access-log formatter unpack `record.args` positionally. An argument is only
+    replaced (by its redacted text) when its text actually held a secret — numbers and other
+    harmless values keep their type for `%d`-style templates.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: _redact_arg(v) for k, v in record.args.items()}
         return True
+
+
+def _redact_arg(value: object) -> object:
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = str(value)  # httpx passes the URL object itself
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
 
 
 # httpx logs every request URL at INFO ("HTTP Request: GET https://...?corpsecret=..."), and

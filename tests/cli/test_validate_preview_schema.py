@@ -165,7 +165,8 @@ def test_preview_writes_only_the_output_file(project, capsys):
     after = sorted(p.relative_to(project) for p in project.rglob("*"))
     assert after == sorted([*before, Path("cal.html")])
     page = (project / "cal.html").read_text(encoding="utf-8")
-    assert "打卡A群" in page and "第3天，打卡B群加油" in page
+    assert "打卡A群" in page
+    assert "第3天，打卡B群加油" in page
 
 
 def test_preview_refuses_invalid_playbooks_and_malformed_groups(project, capsys):
@@ -198,7 +199,8 @@ def test_schema_is_json_schema_of_the_format(project, capsys):
     } <= set(schema["properties"])
     assert schema["additionalProperties"] is False
     step = schema["$defs"]["Step"]
-    assert step["additionalProperties"] is False and "expires_after" in step["properties"]
+    assert step["additionalProperties"] is False
+    assert "expires_after" in step["properties"]
     assert "from" in schema["$defs"]["DayRange"]["properties"]
 
 

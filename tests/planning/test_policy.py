@@ -286,3 +286,18 @@ def test_templates_that_include_others_render_per_group(build, tmp_path):
     library, _ = build({"a.yaml": one_playbook(body)}, {"name.j2": "{{ group.name }}"})
     sends = plan(library, [group(1), group(2)], days("2026-03-01", 1), policy()).sends
     assert [s.text for s in sends] == ["群1", "群2"]
+
+
+def test_a_moved_send_keeps_its_day_and_anchor(build):
+    body = (
+        "  - id: s\n    schedule: {day: 2, time: '23:00'}\n    expires_after: 12h\n"
+        "    text: '第{{ day }}天 {{ anchor | cn_date }} {{ date | cn_date }} {{ time }}'\n"
+    )
+    library, _ = build({"a.yaml": one_playbook(body)})
+    [send] = plan(
+        library,
+        [group(1)],
+        days("2026-03-03", 1),
+        policy(quiet_hours={"start": "22:00", "end": "07:00"}),
+    ).sends
+    assert send.text == "第2天 3月1日 3月3日 07:00"

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from botops.playbook.library import PlaybookLibrary, load_library
 from botops.planning.planner import Window, plan
 from botops.planning.policy import SendPolicy
 from botops.planning.targets import Target
+from botops.playbook.library import PlaybookLibrary, load_library
 from tests.helpers import write_tree
 
 ZONES = ["Asia/Shanghai", "Europe/Berlin", "America/New_York"]

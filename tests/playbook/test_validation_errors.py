@@ -310,3 +310,28 @@ def test_warnings_do_not_fail(build):
     assert [p.severity for p in problems] == ["warning"]
     assert "fires on day 30, after duration_days (10)" in problems[0].message
     assert library.playbooks
+
+
+@pytest.mark.parametrize(
+    ("time", "expires", "outcome"),
+    [
+        ("06:30", "", "sends will be shifted to 07:00"),
+        ("23:00", "", "sends will be skipped: 07:00 is 8h later, past expires_after 6h"),
+        ("23:00", "    expires_after: 9h\n", "sends will be shifted to 07:00"),
+    ],
+)
+def test_quiet_hours_warning_says_what_will_happen(build, tmp_path, time, expires, outcome):
+    from botops.planning.policy import PolicySettings
+    from botops.playbook.library import load_library
+
+    build(
+        {
+            "demo.yaml": BASE.replace('time: "09:00"', f'time: "{time}"').replace(
+                "    text:", expires + "    text:"
+            )
+        }
+    )
+    _, problems = load_library([tmp_path / "sops"], tmp_path / "templates", PolicySettings())
+    [warning] = problems
+    assert warning.severity == "warning"
+    assert warning.message == f"{time} is inside quiet hours 22:00-07:00; {outcome}"

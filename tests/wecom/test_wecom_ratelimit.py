@@ -83,12 +83,17 @@ def test_windows_are_validated():
 
 
 async def test_client_paces_an_api_against_the_simulator(make_client, sim):
-    # One API limited to 5/min: 12 concurrent calls spread over three simulated minutes, and
-    # the simulator (sharing the clock the fake sleeps advance) sees at most 5 per minute.
+    # One API limited to 5/min: 12 calls spread over three simulated minutes, and the
+    # simulator (whose clock the fake sleeps advance) sees at most 5 in any minute. Calls are
+    # sequential because fake time jumps at once: a concurrent call already let through would
+    # reach the simulator after the jump and look late (the burst case is tested above).
     limits = RateLimits(per_api_overrides={"externalcontact/groupchat/get": (Window(5, 60),)})
     async with make_client(rate_limits=limits) as client:
-        await asyncio.gather(*(client.get_group_chat("wr00000") for _ in range(12)))
+        for _ in range(12):
+            await client.get_group_chat("wr00000")
+        await client.get_corp_tags()  # other APIs keep the default limits
     seen = [r.at for r in sim.requests("externalcontact/groupchat/get")]
     assert len(seen) == 12
     assert_within([float(t) for t in seen], Window(5, 60))
     assert max(seen) - min(seen) == 120
+    assert sim.requests("externalcontact/get_corp_tag_list")[0].at == max(seen)

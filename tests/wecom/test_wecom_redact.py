@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import httpx
+from uvicorn.logging import AccessFormatter
+
 from botops.wecom.redact import (
     MASK,
     RedactingFilter,
@@ -64,6 +67,20 @@ def test_stdlib_filter_rewrites_httpx_style_records(caplog):
     httpx_logger = logging.getLogger("httpx")
     assert sum(isinstance(f, RedactingFilter) for f in httpx_logger.filters) == 1
     with caplog.at_level(logging.INFO, logger="httpx"):
-        httpx_logger.info('HTTP Request: %s %s "%s"', "GET", "http://x/?corpsecret=ZZTOP", "200")
+        url = httpx.URL("http://x/cgi-bin/gettoken?corpsecret=ZZTOP")  # httpx logs the URL object
+        httpx_logger.info('HTTP Request: %s %s "%s %d"', "GET", url, "HTTP/1.1", 200)
     assert caplog.records
     assert "ZZTOP" not in caplog.text
+
+
+def test_stdlib_filter_keeps_argument_shapes_for_uvicorn_access_log():
+    args = ("127.0.0.1:5", "POST", "/cgi-bin/webhook/send?key=ROBOTKEY", "1.1", 200)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert RedactingFilter().filter(record)
+    formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s')
+    text = formatter.format(record)
+    assert "ROBOTKEY" not in text
+    assert "/cgi-bin/webhook/send?key=***" in text
+    assert record.args[4] == 200
