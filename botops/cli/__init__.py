@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"botops.cli.{name}_cmd").register(sub)
+        importlib.import_module(f"botops.cli.{name.replace('-', '_')}_cmd").register(sub)
     return parser
 
 

@@ -9,35 +9,14 @@ are the simulator's own, not real credentials).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from botops.errors import TargetsError
 from botops.simulator import SimConfig, Simulator
+from botops.simulator.seed import DEFAULT_GROUPS_FILE, seed_groups_from
 from botops.simulator.server import serve
-
-DEFAULT_GROUPS_FILE = Path("examples/groups.yaml")
-DEMO_GROUPS: tuple[dict[str, Any], ...] = (
-    {
-        "chat_id": "wrSimDemoGroupAAAAAAAAAAAAAAAA",
-        "name": "演示打卡群",
-        "owner": "zhangsan",
-        "tags": ["打卡挑战"],
-        "member_count": 12,
-    },
-    {
-        "chat_id": "wrSimDemoGroupBBBBBBBBBBBBBBBB",
-        "name": "演示讲座群",
-        "owner": "lisi",
-        "tags": ["讲座"],
-        "member_count": 8,
-    },
-)
 
 
 def register(sub: Any) -> None:
@@ -84,24 +63,4 @@ def build_simulator(args: argparse.Namespace) -> Simulator:
         raise TargetsError("--confirm-after must not be negative")
     confirm_after = None if args.confirm_after is None else timedelta(seconds=args.confirm_after)
     config = SimConfig(confirm_after=confirm_after)
-    path: Path | None = args.groups
-    if path is None and DEFAULT_GROUPS_FILE.exists():
-        path = DEFAULT_GROUPS_FILE
-    groups = load_groups(path) if path is not None else list(DEMO_GROUPS)
-    try:
-        return Simulator.from_groups(groups, config=config)
-    except (TypeError, ValueError) as exc:
-        raise TargetsError(f"{path}: {exc}") from None
-
-
-def load_groups(path: Path) -> list[Mapping[str, Any]]:
-    """A YAML list of `{chat_id, name, owner, tags, created_at, member_count}` mappings."""
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TargetsError(f"{path}: {exc.strerror}") from None
-    except YAMLError as exc:
-        raise TargetsError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, list) or not all(isinstance(item, Mapping) for item in data):
-        raise TargetsError(f"{path}: expected a list of group mappings")
-    return data
+    return Simulator.from_groups(seed_groups_from(args.groups), config=config)

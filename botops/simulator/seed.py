@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from botops.planning.targets import load_targets
 from botops.simulator.model import EXTERNAL, STAFF, External, Group, Member, SimState, Tag, TagGroup
 
 TAG_GROUP_NAME = "botops"
@@ -96,3 +98,43 @@ def add_group(state: SimState, spec: Mapping[str, Any], now: datetime) -> Group:
 def seed_groups(state: SimState, specs: Iterable[Mapping[str, Any]], now: datetime) -> None:
     for spec in specs:
         add_group(state, spec, now)
+
+
+DEFAULT_GROUPS_FILE = Path("examples/groups.yaml")
+DEMO_GROUPS: tuple[dict[str, Any], ...] = (
+    {
+        "chat_id": "wrSimDemoGroupAAAAAAAAAAAAAAAA",
+        "name": "演示打卡群",
+        "owner": "zhangsan",
+        "tags": ["打卡挑战"],
+        "member_count": 12,
+    },
+    {
+        "chat_id": "wrSimDemoGroupBBBBBBBBBBBBBBBB",
+        "name": "演示讲座群",
+        "owner": "lisi",
+        "tags": ["讲座"],
+        "member_count": 8,
+    },
+)
+
+
+def seed_groups_from(path: Path | None) -> list[dict[str, Any]]:
+    """Groups to seed a simulator with: from a groups file (the format of
+    `botops preview --groups`), else examples/groups.yaml if present, else a small demo set."""
+    if path is None and DEFAULT_GROUPS_FILE.is_file():
+        path = DEFAULT_GROUPS_FILE
+    if path is None:
+        return [dict(group) for group in DEMO_GROUPS]
+    return [
+        {
+            "chat_id": target.id,
+            "name": target.name,
+            "owner": target.owner,
+            "tags": sorted(target.tags),
+            "created_at": target.created_at.isoformat() if target.created_at else None,
+            "member_count": target.member_count,
+        }
+        for target in load_targets(path)
+        if target.kind == "group"
+    ]

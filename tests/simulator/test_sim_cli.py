@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from botops.cli import simulator_cmd
+from botops.simulator import seed
 from botops.errors import TargetsError
 
 
@@ -44,7 +45,7 @@ def test_seeds_from_a_groups_file(tmp_path):
 def test_demo_groups_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no examples/groups.yaml here
     sim = simulator_cmd.build_simulator(parse())
-    assert len(sim.state.groups) == len(simulator_cmd.DEMO_GROUPS)
+    assert len(sim.state.groups) == len(seed.DEMO_GROUPS)
     assert sim.config.confirm_after is None
 
 
@@ -59,8 +60,8 @@ def test_the_shipped_example_groups_seed(monkeypatch, request):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("- [unclosed", "not valid YAML"),
-        ("chat_id: x", "list of group mappings"),
+        ("- [unclosed", r"g\.yaml:1:12: expected ',' or ']'"),
+        ("chat_id: x", r"g\.yaml:1:1: expected a list of groups"),
         ("- {chat_id: x, name: y}", "owner"),
     ],
 )

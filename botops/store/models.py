@@ -1,0 +1,154 @@
+"""Database tables (SQLModel, `table=True`): botops' durable state.
+
+Times are stored as UTC. Keys are WeCom's own ids where WeCom has one (chat_id, msgid,
+userid), so a re-sync or a redelivered callback upserts rather than duplicates.
+
+    groups ──< group_tags          botops-side tags (playbooks select groups by tag)
+       └────< group_members        roster with join / quit times
+    corp_tags                      WeCom's customer tag list (get_corp_tag_list)
+    enrolments                     Day 1 of each (target, playbook)
+    mass_tasks ──< mass_task_targets   add_msg_template tasks and per-target outcome
+       └────────< mass_task_reminders  remind_groupmsg_send calls (≤ 3 per 24 h)
+    media                          uploaded media_ids by content hash (valid 3 days)
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from botops.store.types import UtcDateTime
+
+
+class GroupStatus(StrEnum):
+    ACTIVE = "active"
+    DISMISSED = "dismissed"  # dismissed in WeCom, or no longer listed by a complete sync
+
+
+class GroupRecord(SQLModel, table=True):
+    __tablename__ = "groups"
+
+    chat_id: str = Field(primary_key=True)
+    name: str = ""
+    owner: str = ""
+    notice: str = ""
+    created_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: GroupStatus = GroupStatus.ACTIVE
+    # WeCom's groupchat/list status: 0 normal, 1 owner left the corp, 2/3 inheritance.
+    wecom_status: int = 0
+    member_version: str = ""
+    member_count: int = 0
+    synced_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    dismissed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class GroupTag(SQLModel, table=True):
+    __tablename__ = "group_tags"
+
+    chat_id: str = Field(primary_key=True, foreign_key="groups.chat_id", ondelete="CASCADE")
+    tag: str = Field(primary_key=True)
+
+
+class GroupMember(SQLModel, table=True):
+    __tablename__ = "group_members"
+
+    chat_id: str = Field(primary_key=True, foreign_key="groups.chat_id", ondelete="CASCADE")
+    userid: str = Field(primary_key=True)  # staff userid or external_userid
+    member_type: int = 2  # 1 staff, 2 external customer
+    name: str = ""
+    group_nickname: str = ""
+    unionid: str = ""
+    invitor: str = ""
+    join_time: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    join_scene: int | None = None  # groupchat/get numbering: 1 invite, 2 link, 3 QR code
+    left_at: datetime | None = Field(
+        default=None, index=True, sa_type=UtcDateTime
+    )  # None while in the group
+    quit_scene: int | None = None  # callback numbering: 0 left, 1 removed
+
+
+class CorpTagRecord(SQLModel, table=True):
+    __tablename__ = "corp_tags"
+
+    tag_id: str = Field(primary_key=True)
+    name: str
+    group_id: str = ""
+    group_name: str = ""
+
+
+class Enrolment(SQLModel, table=True):
+    __tablename__ = "enrolments"
+
+    target_id: str = Field(primary_key=True)
+    playbook_id: str = Field(primary_key=True)
+    day_one: date
+    enrolled_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class TaskStatus(StrEnum):
+    WAITING = "waiting"  # created; staff have not confirmed (all of) it
+    SENT = "sent"  # every target sent
+    PARTIAL = "partial"  # finished with some targets failed or unsent
+    EXPIRED = "expired"  # cancelled at expires_after with targets unsent
+    FAILED = "failed"  # WeCom rejected the task
+
+
+class TargetStatus(StrEnum):
+    WAITING = "waiting"
+    SENT = "sent"
+    NOT_FRIEND = "not_friend"  # WeCom send status 2
+    ALREADY_RECEIVED = "already_received"  # status 3: the receive cap was reached
+    EXPIRED = "expired"  # still unsent when the task was cancelled
+
+
+class MassTask(SQLModel, table=True):
+    """One add_msg_template task: a message staff must confirm in their WeCom client."""
+
+    __tablename__ = "mass_tasks"
+
+    msgid: str = Field(primary_key=True)
+    chat_type: str = "group"  # group | single
+    sender: str = Field(index=True)
+    playbook: str = ""
+    step: str = ""
+    batch: str = ""  # the planner's batch id
+    text: str = ""
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    status: TaskStatus = Field(default=TaskStatus.WAITING, index=True)
+    sender_confirmed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_polled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    error: str = ""
+
+
+class MassTaskTarget(SQLModel, table=True):
+    __tablename__ = "mass_task_targets"
+
+    msgid: str = Field(primary_key=True, foreign_key="mass_tasks.msgid", ondelete="CASCADE")
+    target_id: str = Field(primary_key=True)  # chat_id or external_userid
+    send_key: str = Field(default="", index=True)  # the planned send's idempotency key
+    status: TargetStatus = TargetStatus.WAITING
+    sent_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class MassTaskReminder(SQLModel, table=True):
+    __tablename__ = "mass_task_reminders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    msgid: str = Field(foreign_key="mass_tasks.msgid", ondelete="CASCADE", index=True)
+    reminded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class MediaUpload(SQLModel, table=True):
+    """Backs botops.wecom.media.MediaStore: a media_id is valid for 3 days."""
+
+    __tablename__ = "media"
+
+    namespace: str = Field(primary_key=True)
+    media_type: str = Field(primary_key=True)
+    sha256: str = Field(primary_key=True)
+    media_id: str
+    uploaded_at: datetime = Field(sa_type=UtcDateTime)

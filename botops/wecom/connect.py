@@ -1,0 +1,71 @@
+"""The one place that decides where WeCom is: the real API, or the built-in simulator.
+
+With no `wecom.corp_id` / `wecom.secret` configured, botops serves its WeCom simulator on
+loopback (seeded from examples/groups.yaml, staff confirming mass sends after a short delay)
+and talks to it over real HTTP, so a new user sees the whole system work on the first try.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import structlog
+
+from botops.clock import Clock
+from botops.config import Settings
+from botops.simulator import SimConfig, Simulator
+from botops.simulator.seed import seed_groups_from
+from botops.simulator.server import running_simulator
+from botops.wecom.client import WeComClient
+from botops.wecom.robot import RobotClient
+
+log = structlog.get_logger()
+
+BUILTIN_CONFIRM_AFTER = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class WeCom:
+    client: WeComClient
+    robots: RobotClient
+    corp_id: str
+    simulator: Simulator | None  # set when running against the built-in simulator
+
+    @property
+    def simulated(self) -> bool:
+        return self.simulator is not None
+
+
+@asynccontextmanager
+async def connect(
+    settings: Settings, clock: Clock, *, seed_file: Path | None = None
+) -> AsyncIterator[WeCom]:
+    async with AsyncExitStack() as stack:
+        simulator: Simulator | None = None
+        if settings.wecom.configured:
+            assert settings.wecom.corp_id is not None and settings.wecom.secret is not None
+            api_base, corp_id = settings.wecom.api_base, settings.wecom.corp_id
+            secret = settings.wecom.secret.get_secret_value()
+        else:
+            simulator = Simulator.from_groups(
+                seed_groups_from(seed_file),
+                config=SimConfig(confirm_after=BUILTIN_CONFIRM_AFTER),
+                clock=clock,
+            )
+            api_base = stack.enter_context(running_simulator(simulator))
+            corp_id, secret = simulator.config.corp_id, simulator.config.secret
+            log.warning(
+                "wecom.builtin_simulator",
+                api_base=api_base,
+                groups=len(simulator.state.groups),
+                hint="no wecom.corp_id/wecom.secret configured: nothing reaches real WeCom",
+            )
+        client = await stack.enter_async_context(
+            WeComClient(api_base, corp_id, secret, clock=clock)
+        )
+        robots = await stack.enter_async_context(RobotClient(api_base))
+        yield WeCom(client, robots, corp_id, simulator)
