@@ -47,7 +47,8 @@ async def connect(
     async with AsyncExitStack() as stack:
         simulator: Simulator | None = None
         if settings.wecom.configured:
-            assert settings.wecom.corp_id is not None and settings.wecom.secret is not None
+            assert settings.wecom.corp_id is not None
+            assert settings.wecom.secret is not None
             api_base, corp_id = settings.wecom.api_base, settings.wecom.corp_id
             secret = settings.wecom.secret.get_secret_value()
         else:
