@@ -1,0 +1,74 @@
+"""Render one step for one target on a chosen day, outside any schedule (`botops send-test`).
+
+Uses the same context and templates as the planner, so what ops check on their phone is what
+the campaign will send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from botops.errors import BotopsError
+from botops.planning.targets import Target
+from botops.playbook.context import (
+    EMPTY_CHECKINS,
+    CheckinSnapshot,
+    TargetView,
+    message_context,
+    schedule_context,
+    target_context,
+)
+from botops.playbook.library import PlaybookLibrary
+from botops.playbook.model import Attachment
+from botops.playbook.templates import Templates
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    segment: str
+    text: str
+    attachments: tuple[Attachment, ...]
+
+
+def render_step(
+    library: PlaybookLibrary,
+    playbook_id: str,
+    step_id: str,
+    target: Target,
+    *,
+    day: int,
+    anchor: date,
+    checkins: CheckinSnapshot = EMPTY_CHECKINS,
+) -> RenderedMessage:
+    """Raises BotopsError for an unknown playbook or step; TemplateProblem if rendering fails."""
+    playbook = next((p for p in library.playbooks if p.id == playbook_id), None)
+    if playbook is None:
+        known = ", ".join(p.id for p in library.playbooks)
+        raise BotopsError(f"no playbook {playbook_id!r} (playbooks: {known})")
+    step = next((s for s in playbook.steps if s.id == step_id), None)
+    if step is None:
+        known = ", ".join(s.id for s in playbook.steps)
+        raise BotopsError(f"playbook {playbook_id!r} has no step {step_id!r} (steps: {known})")
+    segment = playbook.segment_of(target.tags)
+    message = library.message(playbook.id, step.id, segment)
+    local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
+    view = TargetView(
+        target.id,
+        target.name,
+        target.owner,
+        target.member_count,
+        sorted(target.tags),
+        target.created_at,
+    )
+    context = message_context(
+        schedule_context(
+            playbook=playbook, step=step, anchor=anchor, day=day, occurrence=None, local_time=local
+        ),
+        target_context(view, target.kind),
+        segment,
+        checkins,
+    )
+    return RenderedMessage(
+        segment, Templates.render(message.template, context, message.name), message.attachments
+    )
