@@ -17,13 +17,11 @@ from zoneinfo import ZoneInfo
 
 from botops.config import Settings
 from botops.planning.planner import Plan, Window, plan
-from botops.planning.targets import Target
+from botops.planning.targets import Target, template_view
 from botops.playbook.context import (
     EMPTY_CHECKINS,
-    TargetView,
     message_context,
     schedule_context,
-    target_context,
 )
 from botops.playbook.library import PlaybookLibrary, load_library
 
@@ -90,14 +88,6 @@ def bare_render_loop(
         playbook = playbooks[send.playbook]
         step = next(s for s in playbook.steps if s.id == send.step)
         target = groups[send.target]
-        view = TargetView(
-            target.id,
-            target.name,
-            target.owner,
-            target.member_count,
-            sorted(target.tags),
-            target.created_at,
-        )
         when = schedule_context(
             playbook=playbook,
             step=step,
@@ -106,7 +96,7 @@ def bare_render_loop(
             occurrence=send.occurrence,
             local_time=send.at.astimezone(TZ).replace(tzinfo=None),
         )
-        context = message_context(when, target_context(view, "group"), send.segment, EMPTY_CHECKINS)
+        context = message_context(when, template_view(target), send.segment, EMPTY_CHECKINS)
         jobs.append((library.message(send.playbook, send.step, send.segment).template, context))
 
     def loop() -> None:

@@ -32,14 +32,12 @@ from zoneinfo import ZoneInfo
 from botops.planning.policy import SendPolicy
 from botops.planning.schedule import first_date, occurrences, to_instant
 from botops.planning.sends import SENDABLE, PlannedSend, Status, send_key
-from botops.planning.targets import Target, matches
+from botops.planning.targets import Target, matches, template_view
 from botops.playbook.context import (
     EMPTY_CHECKINS,
     CheckinSnapshot,
-    TargetView,
     message_context,
     schedule_context,
-    target_context,
 )
 from botops.playbook.library import MessageSpec, PlaybookLibrary
 from botops.playbook.model import Attachment, Playbook, QuietHours, Step
@@ -129,6 +127,7 @@ def plan(
     memo: dict[tuple[tuple[int, date], ...], list[_Candidate]] = {}
     drafts: list[_Draft] = []
     shared: dict[tuple[int, str, int], tuple[str, Status, str]] = {}  # see MessageSpec.per_target
+    messages: dict[tuple[int, frozenset[str]], tuple[str, MessageSpec]] = {}
     enrolments: dict[tuple[str, str], date] = {}
     for target in targets:
         signature = tuple(
@@ -143,18 +142,10 @@ def plan(
             memo[signature] = [
                 c for c in _decide(playbooks, signature, horizon, policy) if c.at in window
             ]
-        view = TargetView(
-            target.id,
-            target.name,
-            target.owner,
-            target.member_count,
-            sorted(target.tags),
-            target.created_at,
-        )
-        who = target_context(view, target.kind)
+        who = template_view(target)
         stats = (checkins or {}).get(target.id, EMPTY_CHECKINS)
         drafts.extend(
-            _render(library, candidate, target, who, stats, shared)
+            _render(library, candidate, target, who, stats, shared, messages)
             for candidate in memo[signature]
             if not _before_target_existed(candidate, target)
         )
@@ -362,9 +353,17 @@ def _render(
     who: dict[str, Any],
     stats: CheckinSnapshot,
     shared: dict[tuple[int, str, int], tuple[str, Status, str]],
+    messages: dict[tuple[int, frozenset[str]], tuple[str, MessageSpec]],
 ) -> _Draft:
-    segment = candidate.playbook.segment_of(target.tags)
-    message = library.message(candidate.playbook.id, candidate.step.id, segment)
+    # A segment depends only on the tag set, and groups share a handful of tag sets.
+    lookup = (id(candidate.step), target.tags)
+    if lookup not in messages:
+        segment = candidate.playbook.segment_of(target.tags)
+        messages[lookup] = (
+            segment,
+            library.message(candidate.playbook.id, candidate.step.id, segment),
+        )
+    segment, message = messages[lookup]
     if message.per_target:
         text, status, reason = _text(candidate, message, who, segment, stats)
     else:

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from botops.errors import BotopsError
-from botops.planning.targets import Target
+from botops.planning.targets import Target, template_view
 from botops.playbook.context import (
     EMPTY_CHECKINS,
     CheckinSnapshot,
-    TargetView,
     message_context,
     schedule_context,
-    target_context,
 )
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Attachment
@@ -53,19 +51,11 @@ def render_step(
     segment = playbook.segment_of(target.tags)
     message = library.message(playbook.id, step.id, segment)
     local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
-    view = TargetView(
-        target.id,
-        target.name,
-        target.owner,
-        target.member_count,
-        sorted(target.tags),
-        target.created_at,
-    )
     context = message_context(
         schedule_context(
             playbook=playbook, step=step, anchor=anchor, day=day, occurrence=None, local_time=local
         ),
-        target_context(view, target.kind),
+        template_view(target),
         segment,
         checkins,
     )

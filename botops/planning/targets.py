@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from botops.errors import TargetsError
+from botops.playbook.context import TargetView, target_context
 from botops.playbook.locate import dotted, locate
 from botops.playbook.model import Audience
 
@@ -34,6 +35,19 @@ class Target:
     member_count: int = 0
     kind: TargetKind = "group"
     enrolled: Mapping[str, date] = field(default_factory=dict)  # playbook id → enrolment date
+
+
+def template_view(target: Target) -> dict[str, Any]:
+    """The target as templates see it (`group` or `customer`, and `target`)."""
+    view = TargetView(
+        target.id,
+        target.name,
+        target.owner,
+        target.member_count,
+        sorted(target.tags),
+        target.created_at,
+    )
+    return target_context(view, target.kind)
 
 
 def matches(audience: Audience, target: Target) -> bool:
