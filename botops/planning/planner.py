@@ -72,9 +72,6 @@ class Plan:
     # daemon records these before acting, so later windows count days from the same Day 1.
     enrolments: dict[tuple[str, str], date] = field(default_factory=dict)
 
-    def sendable(self) -> list[PlannedSend]:
-        return [s for s in self.sends if s.sendable]
-
 
 @dataclass(slots=True)
 class _Candidate:
