@@ -11,15 +11,25 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from ruamel.yaml.error import YAMLError
 
 from botops.errors import ConfigError
 from botops.planning.policy import PolicySettings, SendPolicy
 from botops.playbook.model import validate_timezone
+from botops.playbook.types import Duration
 
 ENV_PREFIX = "BOTOPS_"
 NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
@@ -41,6 +51,8 @@ class WeComSettings(Section):
     agent_id: int | None = None
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
+    # YAML mapping chat_id -> group-robot webhook key; a secret file (not the keys themselves).
+    robot_keys_file: Path | None = None
 
     @property
     def configured(self) -> bool:
@@ -57,6 +69,34 @@ class AlertSettings(Section):
     robot_key: SecretStr | None = None
 
 
+def _split_list(value: Any) -> Any:
+    """`"30m,2h"` from an environment variable -> ["30m", "2h"]."""
+    return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+
+
+class TrackingSettings(Section):
+    """Mass-send task tracking: when to remind staff to confirm, how often to poll WeCom."""
+
+    remind_after: Annotated[list[Duration], BeforeValidator(_split_list)] = Field(
+        default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)]
+    )
+    poll_every: Duration = timedelta(minutes=5)
+
+    @field_validator("remind_after")
+    @classmethod
+    def _ascending(cls, value: list[timedelta]) -> list[timedelta]:
+        if any(v <= timedelta(0) for v in value) or value != sorted(set(value)):
+            raise ValueError("remind_after must be positive durations in ascending order")
+        return value
+
+    @field_validator("poll_every")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("poll_every must be positive")
+        return value
+
+
 class Settings(Section):
     timezone: Annotated[str, BeforeValidator(validate_timezone)] = "Asia/Shanghai"
     sops_dir: Path = Path("sops")
@@ -67,6 +107,7 @@ class Settings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
     @property
     def database_url(self) -> str:
@@ -77,6 +118,8 @@ class Settings(Section):
         return SendPolicy(timezone=self.timezone, **dict(self.policy))
 
 
+# Settings that are themselves paths to files (not `<secret>_file` indirections).
+PATH_KEYS = {("wecom", "robot_keys_file")}
 SECRET_KEYS = {
     ("wecom", "secret"),
     ("wecom", "callback_token"),
@@ -151,7 +194,8 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], str]]:
 def _known(keys: list[str]) -> bool:
     model: type[BaseModel] = Settings
     for index, key in enumerate(keys):
-        name = key.removesuffix("_file") if index == len(keys) - 1 else key
+        last = index == len(keys) - 1
+        name = key.removesuffix("_file") if last and key not in model.model_fields else key
         field = model.model_fields.get(name)
         if field is None:
             return False
@@ -200,7 +244,11 @@ def _read_secret_files(raw: dict[str, Any], base: Path) -> None:
     for section, node in raw.items():
         if isinstance(node, dict):
             stray = [
-                k for k in node if k.endswith("_file") and (section, k[:-5]) not in SECRET_KEYS
+                k
+                for k in node
+                if k.endswith("_file")
+                and (section, k[:-5]) not in SECRET_KEYS
+                and (section, k) not in PATH_KEYS
             ]
             if stray:
                 raise ConfigError(
@@ -221,9 +269,12 @@ def _config_error(exc: ValidationError) -> ConfigError:
 
 def _relative_to(settings: Settings, base: Path) -> Settings:
     """Relative paths in a config file are relative to that file."""
-    changes = {
+    changes: dict[str, Any] = {
         name: base / value
         for name in ("sops_dir", "templates_dir", "data_dir")
         if not (value := getattr(settings, name)).is_absolute()
     }
+    keys_file = settings.wecom.robot_keys_file
+    if keys_file is not None and not keys_file.is_absolute():
+        changes["wecom"] = settings.wecom.model_copy(update={"robot_keys_file": base / keys_file})
     return settings.model_copy(update=changes)

@@ -28,3 +28,21 @@ def write_tree(
 def local(text: str, tz: ZoneInfo = SHANGHAI) -> datetime:
     """'2026-12-01 08:00' as an aware datetime in `tz`."""
     return datetime.fromisoformat(text).replace(tzinfo=tz)
+
+
+def postgres_url() -> str:
+    """The throwaway PostgreSQL server's URL (scripts/with-postgres.sh sets it).
+
+    Without one, tests that need it are skipped on a developer machine, but fail in CI
+    (CI=true): the multi-replica path must never go silently untested there.
+    """
+    import os
+
+    import pytest
+
+    url = os.environ.get("BOTOPS_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("BOTOPS_TEST_POSTGRES_URL is not set in CI (see scripts/with-postgres.sh)")
+        pytest.skip("BOTOPS_TEST_POSTGRES_URL is not set (run through scripts/with-postgres.sh)")
+    return url

@@ -16,7 +16,7 @@ from botops import __version__
 from botops.errors import BotopsError, PlaybookError
 
 # Module names under botops.cli, in the order `botops --help` lists them.
-COMMANDS = ("validate", "preview", "schema", "simulator")
+COMMANDS = ("validate", "preview", "schema", "simulator", "sync", "groups", "send-test")
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # validation problems / domain errors

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from botops.cli import common
 from botops.clock import SystemClock
 from botops.errors import TargetsError
@@ -22,6 +25,8 @@ from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
 from botops.preview.html_view import render_html
 from botops.preview.json_view import render_json
 from botops.preview.table_view import render_table
+from botops.store.db import open_database, session
+from botops.store.groups import targets as stored_targets
 
 
 def register(sub: Any) -> None:
@@ -87,15 +92,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _targets(args: argparse.Namespace) -> list[Target]:
-    if args.groups is None:
-        raise TargetsError("no groups to plan for: pass --groups FILE (see examples/groups.yaml)")
-    targets = load_targets(args.groups)
+    """The groups file when given, else the groups `botops sync` stored."""
+    if args.groups is not None:
+        targets, source = load_targets(args.groups), str(args.groups)
+    else:
+        targets, source = _stored_targets(common.settings(args).database_url), "the store"
     if args.group:
         wanted = set(args.group)
         missing = wanted - {t.id for t in targets}
         if missing:
-            raise TargetsError(f"not in {args.groups}: {', '.join(sorted(missing))}")
+            raise TargetsError(f"not in {source}: {', '.join(sorted(missing))}")
         targets = [t for t in targets if t.id in wanted]
+    return targets
+
+
+def _stored_targets(url: str) -> list[Target]:
+    hint = "run `botops sync` first, or pass --groups FILE (see examples/groups.yaml)"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # open_database reports it, naming the database.url key
+    # A preview only reads: do not create an empty SQLite file just to find it empty.
+    path = parsed.database if parsed and parsed.get_backend_name() == "sqlite" else None
+    if path not in (None, "", ":memory:") and not Path(str(path)).is_file():
+        raise TargetsError(f"no synced groups ({path} does not exist): {hint}")
+    engine = open_database(url)
+    try:
+        with session(engine) as s:
+            targets = stored_targets(s)
+    finally:
+        engine.dispose()
+    if not targets:
+        raise TargetsError(f"no synced groups in the store: {hint}")
     return targets
 
 

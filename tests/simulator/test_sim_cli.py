@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from botops.cli import simulator_cmd
-from botops.simulator import seed
 from botops.errors import TargetsError
+from botops.simulator import seed
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -1,0 +1,221 @@
+"""`botops send-test`: render one step for one group and send it NOW, to check it on a phone.
+
+    botops send-test checkin-100days milestone --group wrOg...AAAA --day 7
+    botops send-test flash-sale open --group wrOg...EEEE --to wrStaffTestGroup --via robot
+
+`--via mass` (default) creates a real mass-send task to the `--to` group; like every mass
+send it reaches the group only after the group's owner confirms it in the WeCom client, so
+the command says who must confirm. `--via robot` posts at once through the group robot of
+`--to` (wecom.robot_keys_file, else alerts.robot_key). With no WeCom credentials it all runs
+against the built-in simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from botops.cli import common
+from botops.clock import Clock, SystemClock
+from botops.config import Settings
+from botops.errors import BotopsError, TargetsError
+from botops.planning.render_one import render_step
+from botops.planning.sends import send_key
+from botops.planning.targets import Target, load_targets
+from botops.playbook.library import PlaybookLibrary
+from botops.playbook.templates import TemplateProblem
+from botops.senders.base import Outgoing, Receipt
+from botops.senders.robot import RobotSender, load_robot_keys
+from botops.senders.wecom_mass import WeComMassSender
+from botops.store.db import open_database, session
+from botops.store.media import DbMediaStore
+from botops.store.tasks import StoreTaskRecorder
+from botops.wecom.connect import WeCom, connect
+from botops.wecom.media import MediaCache, MediaStore
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "send-test",
+        help="render one step for a group and send it now (mass task or group robot)",
+        description="Render a playbook step for one group on day N and send it now, to check "
+        "it on a phone. A mass send still waits for the group owner's confirmation in WeCom.",
+    )
+    parser.add_argument("playbook", metavar="PLAYBOOK", help="playbook id, or a playbook file")
+    parser.add_argument("step", metavar="STEP", help="step id")
+    parser.add_argument(
+        "--group", required=True, metavar="CHAT_ID", help="render the message for this group"
+    )
+    parser.add_argument(
+        "--to", metavar="CHAT_ID", help="send it to this group instead (default: --group)"
+    )
+    parser.add_argument(
+        "--via",
+        choices=("mass", "robot"),
+        default="mass",
+        help="mass: a mass-send task the owner confirms (default); robot: the group robot",
+    )
+    parser.add_argument(
+        "--day", type=int, default=1, metavar="N", help="render as day N (default: 1)"
+    )
+    parser.add_argument(
+        "--groups",
+        type=Path,
+        metavar="FILE",
+        help="YAML/JSON list of groups (default: the groups in the local store)",
+    )
+    parser.add_argument(
+        "--templates", type=Path, metavar="DIR", help="templates folder (default: templates_dir)"
+    )
+    parser.set_defaults(handler=run)
+
+
+@dataclass(frozen=True, slots=True)
+class _Test:
+    outgoing: Outgoing
+    to: Target | None  # the receiving group, when known
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = common.settings(args)
+    clock = SystemClock()
+    test = _prepare(args, settings, clock)
+    return asyncio.run(_send(args, settings, clock, test))
+
+
+def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Test:
+    paths = [Path(args.playbook)] if Path(args.playbook).is_file() else [settings.sops_dir]
+    library = common.library(paths, args.templates or settings.templates_dir, settings)
+    playbook_id = _playbook_id(library, args.playbook)
+    groups = {t.id: t for t in _groups(args, settings)}
+    if args.group not in groups:
+        raise TargetsError(f"unknown group {args.group!r}: {_where(args)}")
+    to_id = args.to or args.group
+    to = groups.get(to_id)
+    if to is None and args.via == "mass":
+        raise TargetsError(
+            f"unknown group --to {to_id!r} (its owner sends the task): {_where(args)}"
+        )
+    now = clock.now()
+    anchor = now.astimezone(ZoneInfo(settings.timezone)).date()
+    try:
+        message = render_step(
+            library, playbook_id, args.step, groups[args.group], day=args.day, anchor=anchor
+        )
+    except TemplateProblem as exc:
+        raise BotopsError(f"{playbook_id}/{args.step}: {exc}") from None
+    source = next(s for s in library.sourced if s.playbook.id == playbook_id)
+    step = next(s for s in source.playbook.steps if s.id == args.step)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    outgoing = Outgoing(
+        batch=f"send-test:{playbook_id}:{args.step}:{stamp}",
+        playbook=playbook_id,
+        step=args.step,
+        sender=to.owner if to else "",
+        chat_type="group",
+        targets=((to_id, send_key(playbook_id, args.step, to_id, f"test-{stamp}")),),
+        text=message.text,
+        attachments=message.attachments,
+        base_dir=source.path.parent,
+        expires_at=now + (step.expires_after or settings.send_policy.expires_after),
+    )
+    return _Test(outgoing, to)
+
+
+def _playbook_id(library: PlaybookLibrary, given: str) -> str:
+    """PLAYBOOK is an id, or a file holding exactly one playbook."""
+    if Path(given).is_file() and len(library.playbooks) == 1:
+        return library.playbooks[0].id
+    return given
+
+
+def _groups(args: argparse.Namespace, settings: Settings) -> list[Target]:
+    if args.groups is not None:
+        return load_targets(args.groups)
+    try:
+        from botops.store import groups as stored  # filled by `botops sync`
+    except ModuleNotFoundError as exc:
+        if exc.name != "botops.store.groups":
+            raise
+        raise TargetsError("no local group store in this version: pass --groups FILE") from None
+    engine = open_database(settings.database_url)
+    try:
+        with session(engine) as s:
+            found: list[Target] = stored.targets(s)
+    finally:
+        engine.dispose()
+    return found
+
+
+def _where(args: argparse.Namespace) -> str:
+    if args.groups is not None:
+        return f"not in {args.groups}"
+    return "not in the local store (run `botops sync`, or pass --groups FILE)"
+
+
+async def _send(args: argparse.Namespace, settings: Settings, clock: Clock, test: _Test) -> int:
+    async with connect(settings, clock, seed_file=args.groups) as wecom:
+        if args.via == "robot":
+            receipt = await _via_robot(wecom, settings, test.outgoing)
+        else:
+            receipt = await _via_mass(wecom, settings, clock, test)
+    for failure in receipt.failed:
+        print(f"not sent to {failure.target_id}: {failure.reason}", file=sys.stderr)
+    return 1 if receipt.failed else 0
+
+
+async def _via_mass(wecom: WeCom, settings: Settings, clock: Clock, test: _Test) -> Receipt:
+    # A throwaway simulator's msgids and media_ids mean nothing later: keep them out of the
+    # database (the next built-in simulator would even hand out the same ids again).
+    engine = None if wecom.simulated else open_database(settings.database_url)
+    try:
+        store: MediaStore | None = DbMediaStore(engine) if engine else None
+        media = MediaCache(wecom.client.upload_media, clock, namespace=wecom.corp_id, store=store)
+        record = StoreTaskRecorder(engine, clock) if engine else None
+        receipt = await WeComMassSender(wecom.client, media, record=record).send(test.outgoing)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    name = f" ({test.to.name})" if test.to and test.to.name else ""
+    for task in receipt.tasks:
+        print(f"created mass-send task {task.msgid} for {', '.join(task.targets)}{name}")
+        print(
+            f"  staff {test.outgoing.sender} must confirm it in the WeCom client"
+            " (客户群发) before anything reaches the group"
+        )
+        if wecom.simulated:
+            print(
+                "  built-in simulator: nothing reached real WeCom and the task is not recorded"
+                " (configure wecom.corp_id and wecom.secret to send for real)"
+            )
+        else:
+            print(f"  recorded for tracking (expires {_local(test.outgoing, settings)})")
+    return receipt
+
+
+async def _via_robot(wecom: WeCom, settings: Settings, outgoing: Outgoing) -> Receipt:
+    to = outgoing.target_ids[0]
+    keys_file = settings.wecom.robot_keys_file
+    keys = load_robot_keys(keys_file) if keys_file is not None else {}
+    if to not in keys and settings.alerts.robot_key is not None:
+        keys[to] = settings.alerts.robot_key.get_secret_value()
+    if to not in keys and wecom.simulator is not None:
+        keys[to] = wecom.simulator.config.robot_keys[0]
+    receipt = await RobotSender(wecom.robots, keys).send(outgoing)
+    for target in receipt.sent:
+        simulated = " (built-in simulator)" if wecom.simulated else ""
+        print(f"sent to {target} via its group robot{simulated}")
+    return receipt
+
+
+def _local(outgoing: Outgoing, settings: Settings) -> str:
+    expires: datetime | None = outgoing.expires_at
+    if expires is None:
+        return "never"
+    return expires.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")

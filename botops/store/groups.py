@@ -1,0 +1,316 @@
+"""Customer groups in the store: what `botops sync` writes and what the planner reads.
+
+Plain functions over a `Session`; the caller owns the transaction (`store.db.session`), so
+a sync can commit each group on its own and an interrupted sync keeps what it did. Every
+write is an upsert keyed by WeCom's ids: running the same sync twice changes nothing.
+
+    upsert_group        one `groupchat/get` answer -> groups row (+ roster if member_version moved)
+    mark_dismissed      groups no longer listed by a complete sync
+    replace_corp_tags   the corp tag list (get_corp_tag_list) -> corp_tags
+    add/remove_group_tags, list_groups, targets
+
+`member_count` is every member WeCom lists for the group (customers *and* staff), the
+number the WeCom client shows in the group's title.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlmodel import Session, col, select
+
+from botops.errors import BotopsError
+from botops.planning.targets import Target
+from botops.store.models import (
+    Enrolment,
+    GroupMember,
+    GroupRecord,
+    GroupStatus,
+    GroupTag,
+)
+from botops.wecom.models import GroupChat
+from botops.wecom.models import GroupMember as WeComMember
+
+# The group fields a sync reports when they change (member changes are reported apart).
+TRACKED_FIELDS = ("name", "owner", "notice")
+
+
+class UnknownGroupError(BotopsError):
+    def __init__(self, chat_id: str) -> None:
+        super().__init__(f"no group {chat_id!r} in the store (run `botops sync` first?)")
+        self.chat_id = chat_id
+
+
+class InvalidTagError(BotopsError):
+    """A group tag that is empty or holds control characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupChange:
+    """What one upsert did to one group."""
+
+    chat_id: str
+    name: str
+    new: bool = False
+    fields: tuple[FieldChange, ...] = ()
+    joined: tuple[str, ...] = ()  # userids now in the group who were not before
+    left: tuple[str, ...] = ()  # userids no longer in the group (their rows keep `left_at`)
+
+    @property
+    def changed(self) -> bool:
+        return self.new or bool(self.fields or self.joined or self.left)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGroup:
+    chat_id: str
+    name: str
+    owner: str
+    notice: str
+    status: GroupStatus
+    wecom_status: int
+    member_count: int
+    created_at: datetime | None
+    synced_at: datetime | None
+    dismissed_at: datetime | None
+    tags: tuple[str, ...]
+
+
+# --- groups and rosters ----------------------------------------------------------------------
+
+
+def upsert_group(
+    session: Session, chat: GroupChat, now: datetime, *, wecom_status: int | None = None
+) -> GroupChange:
+    """Store one `groupchat/get` answer; rewrite the roster only when `member_version` moved
+    (WeCom bumps it on every membership change, so an equal version means nothing to do)."""
+    chat_id = chat["chat_id"]
+    members = chat.get("member_list") or []
+    row = session.get(GroupRecord, chat_id)
+    new = row is None
+    if row is None:
+        row = GroupRecord(chat_id=chat_id)
+    fields = [] if new else _field_changes(row, chat)
+    if row.status != GroupStatus.ACTIVE:
+        # Listed and fetched again after we had marked it dismissed: it is back.
+        fields.append(FieldChange("status", str(row.status), str(GroupStatus.ACTIVE)))
+        row.status, row.dismissed_at = GroupStatus.ACTIVE, None
+    row.name = chat.get("name", "")
+    row.owner = chat.get("owner", "")
+    row.notice = chat.get("notice", "")
+    if "create_time" in chat:
+        row.created_at = from_timestamp(chat["create_time"])
+    if wecom_status is not None:
+        row.wecom_status = wecom_status
+    row.member_count = len(members)
+    row.synced_at = now
+    joined: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+    version = chat.get("member_version", "")
+    if new or not version or version != row.member_version:
+        session.add(row)
+        session.flush()  # the roster rows reference the group row
+        joined, left = _replace_roster(session, chat_id, members, now)
+    row.member_version = version
+    session.add(row)
+    return GroupChange(chat_id, row.name, new, tuple(fields), joined, left)
+
+
+def _field_changes(row: GroupRecord, chat: GroupChat) -> list[FieldChange]:
+    changes = []
+    for name in TRACKED_FIELDS:
+        old, current = getattr(row, name), str(chat.get(name, ""))
+        if old != current:
+            changes.append(FieldChange(name, old, current))
+    return changes
+
+
+def _replace_roster(
+    session: Session, chat_id: str, members: Sequence[WeComMember], now: datetime
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    stored = {
+        m.userid: m
+        for m in session.exec(select(GroupMember).where(GroupMember.chat_id == chat_id)).all()
+    }
+    joined: list[str] = []
+    present: set[str] = set()
+    for member in members:
+        userid = member["userid"]
+        present.add(userid)
+        row = stored.get(userid)
+        if row is None or row.left_at is not None:
+            joined.append(userid)
+        row = row or GroupMember(chat_id=chat_id, userid=userid)
+        _fill_member(row, member)
+        session.add(row)
+    left = []
+    for userid, row in stored.items():
+        if userid not in present and row.left_at is None:
+            # groupchat/get does not say when someone left; the sync that noticed is the
+            # closest bound we have (callbacks, when wired, record the exact time).
+            row.left_at = now
+            session.add(row)
+            left.append(userid)
+    return tuple(joined), tuple(sorted(left))
+
+
+def _fill_member(row: GroupMember, member: WeComMember) -> None:
+    row.member_type = member.get("type", 2)
+    row.name = member.get("name", row.name)  # absent unless need_name=1
+    row.group_nickname = member.get("group_nickname", "")
+    row.unionid = member.get("unionid", "")
+    invitor = member.get("invitor")
+    row.invitor = invitor["userid"] if invitor else ""
+    row.join_time = from_timestamp(member["join_time"]) if "join_time" in member else None
+    row.join_scene = member.get("join_scene")
+    row.left_at = None
+    row.quit_scene = None
+
+
+def mark_dismissed(session: Session, listed: Iterable[str], now: datetime) -> list[StoredGroup]:
+    """Mark active groups that are not in `listed` (a complete listing) as dismissed."""
+    keep = set(listed)
+    rows = session.exec(select(GroupRecord).where(GroupRecord.status == GroupStatus.ACTIVE)).all()
+    gone = sorted((r for r in rows if r.chat_id not in keep), key=lambda r: r.chat_id)
+    for row in gone:
+        row.status, row.dismissed_at = GroupStatus.DISMISSED, now
+        session.add(row)
+    tags = _tags_by_group(session)
+    return [_stored(row, tags.get(row.chat_id, ())) for row in gone]
+
+
+def group_member_ids(session: Session, chat_id: str, *, current: bool = True) -> list[str]:
+    """Userids in the group now (or, with current=False, everyone ever seen in it)."""
+    query = select(GroupMember.userid).where(GroupMember.chat_id == chat_id)
+    if current:
+        query = query.where(col(GroupMember.left_at).is_(None))
+    return sorted(session.exec(query).all())
+
+
+def from_timestamp(seconds: int | float | str) -> datetime:
+    """WeCom's Unix-second timestamps as aware UTC datetimes."""
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+# --- botops-side group tags --------------------------------------------------------------------
+
+
+def normalize_tag(text: str) -> str:
+    """Tags are free text (打卡挑战); trimmed, NFC-normalized (the same word typed on two
+    keyboards is one tag), never empty and never holding control characters."""
+    tag = unicodedata.normalize("NFC", text).strip()
+    if not tag:
+        raise InvalidTagError("a tag must not be empty")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in tag):
+        raise InvalidTagError(f"tag {tag!r} holds a control character or line break")
+    return tag
+
+
+def add_group_tags(session: Session, chat_id: str, tags: Iterable[str]) -> list[str]:
+    """Tag a stored group; returns the tags it did not have yet."""
+    wanted = _checked(session, chat_id, tags)
+    have = set(_tags_by_group(session, chat_id).get(chat_id, ()))
+    added = [t for t in wanted if t not in have]
+    for tag in added:
+        session.add(GroupTag(chat_id=chat_id, tag=tag))
+    return added
+
+
+def remove_group_tags(session: Session, chat_id: str, tags: Iterable[str]) -> list[str]:
+    """Untag a stored group; returns the tags it actually had."""
+    removed = []
+    for tag in _checked(session, chat_id, tags):
+        row = session.get(GroupTag, (chat_id, tag))
+        if row is not None:
+            session.delete(row)
+            removed.append(tag)
+    return removed
+
+
+def _checked(session: Session, chat_id: str, tags: Iterable[str]) -> list[str]:
+    if session.get(GroupRecord, chat_id) is None:
+        raise UnknownGroupError(chat_id)
+    return list(dict.fromkeys(normalize_tag(t) for t in tags))
+
+
+def _tags_by_group(session: Session, chat_id: str | None = None) -> dict[str, tuple[str, ...]]:
+    query = select(GroupTag)
+    if chat_id is not None:
+        query = query.where(GroupTag.chat_id == chat_id)
+    grouped: dict[str, list[str]] = {}
+    for row in session.exec(query.order_by(col(GroupTag.chat_id), col(GroupTag.tag))).all():
+        grouped.setdefault(row.chat_id, []).append(row.tag)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def list_groups(
+    session: Session, *, tag: str | None = None, status: GroupStatus | None = GroupStatus.ACTIVE
+) -> list[StoredGroup]:
+    """Stored groups, oldest first; `status=None` for every status."""
+    query = select(GroupRecord)
+    if status is not None:
+        query = query.where(GroupRecord.status == status)
+    rows = session.exec(query.order_by(col(GroupRecord.created_at), col(GroupRecord.chat_id)))
+    tags = _tags_by_group(session)
+    wanted = None if tag is None else normalize_tag(tag)
+    return [
+        _stored(row, tags.get(row.chat_id, ()))
+        for row in rows.all()
+        if wanted is None or wanted in tags.get(row.chat_id, ())
+    ]
+
+
+def get_group(session: Session, chat_id: str) -> StoredGroup:
+    row = session.get(GroupRecord, chat_id)
+    if row is None:
+        raise UnknownGroupError(chat_id)
+    return _stored(row, _tags_by_group(session, chat_id).get(chat_id, ()))
+
+
+def targets(session: Session) -> list[Target]:
+    """The active groups as planner targets, with their botops tags and enrolments."""
+    enrolled: dict[str, dict[str, date]] = {}
+    for row in session.exec(select(Enrolment)).all():
+        enrolled.setdefault(row.target_id, {})[row.playbook_id] = row.day_one
+    return [
+        Target(
+            id=group.chat_id,
+            name=group.name,
+            owner=group.owner,
+            tags=frozenset(group.tags),
+            created_at=group.created_at,
+            member_count=group.member_count,
+            kind="group",
+            enrolled=enrolled.get(group.chat_id, {}),
+        )
+        for group in list_groups(session)
+    ]
+
+
+def _stored(row: GroupRecord, tags: tuple[str, ...]) -> StoredGroup:
+    return StoredGroup(
+        chat_id=row.chat_id,
+        name=row.name,
+        owner=row.owner,
+        notice=row.notice,
+        status=GroupStatus(row.status),
+        wecom_status=row.wecom_status,
+        member_count=row.member_count,
+        created_at=row.created_at,
+        synced_at=row.synced_at,
+        dismissed_at=row.dismissed_at,
+        tags=tags,
+    )

@@ -1,0 +1,172 @@
+"""`sync_groups`: copy every customer group, its roster and the corp tag list into the store.
+
+    get_corp_tag_list           -> corp_tags (one transaction)
+    groupchat/list (all pages)  -> the set of live groups
+    groupchat/get per group     -> one transaction per group, as soon as it arrives
+    all of the above succeeded  -> groups no longer listed are marked dismissed
+
+Each group commits on its own so an interrupted sync keeps its work and a rerun continues
+(upserts compare `member_version`, so what is already stored is left alone). Dismissing
+needs proof that a group is gone: a listing that completed *and* every listed group fetched.
+Anything less (an error, Ctrl-C) dismisses nothing — a stale "active" is harmless, a wrong
+"dismissed" would stop a playbook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import structlog
+from sqlalchemy import Engine
+
+from botops.clock import Clock
+from botops.errors import WeComConfigError, WeComError, WeComRejectedError
+from botops.store.corp_tags import replace_corp_tags
+from botops.store.db import session
+from botops.store.groups import mark_dismissed, upsert_group
+from botops.sync.report import SyncError, SyncReport
+from botops.wecom.models import CorpTagGroup, GroupChat, GroupChatRef
+
+log = structlog.get_logger()
+
+# groupchat/get for a group dismissed after groupchat/list listed it: "not a customer group".
+GROUP_GONE = 90501
+
+Progress = Callable[[int, int], None]  # (groups done, groups listed)
+
+
+class GroupSource(Protocol):
+    """What a sync needs from WeCom (`WeComClient` provides it)."""
+
+    async def list_group_chats(self, status_filter: int = 0) -> list[GroupChatRef]: ...
+
+    async def get_group_chat(self, chat_id: str) -> GroupChat: ...
+
+    async def get_corp_tags(self) -> list[CorpTagGroup]: ...
+
+
+async def sync_groups(
+    client: GroupSource,
+    engine: Engine,
+    clock: Clock,
+    *,
+    progress: Progress | None = None,
+    concurrency: int = 8,
+    report: SyncReport | None = None,
+) -> SyncReport:
+    """Sync groups and corp tags; errors are collected in the report, never raised.
+
+    Pass `report` to keep what was done even when the task is cancelled (Ctrl-C): it is
+    filled in as groups are written and marked `interrupted` on cancellation.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    report = report if report is not None else SyncReport()
+    try:
+        await _sync_corp_tags(client, engine, report)
+        if report.aborted:
+            return report
+        try:
+            refs = await client.list_group_chats(status_filter=0)
+        except WeComError as exc:
+            report.errors.append(SyncError("list", None, str(exc)))
+            return report
+        # Pages of a list that changes while we read it can repeat an id.
+        unique = list({ref["chat_id"]: ref for ref in refs}.values())
+        report.listed, report.listing_complete = len(unique), True
+        await _fetch_all(client, engine, clock, unique, report, progress, concurrency)
+        if report.fetched + len(report.vanished) == report.listed:
+            present = {r["chat_id"] for r in unique} - set(report.vanished)
+            with session(engine) as s:
+                report.dismissed = mark_dismissed(s, present, clock.now())
+            report.dismissals_checked = True
+    except asyncio.CancelledError:
+        report.interrupted = True
+        raise
+    finally:
+        log.info(
+            "sync.groups",
+            listed=report.listed,
+            fetched=report.fetched,
+            new=len(report.new),
+            changed=len(report.changed),
+            dismissed=len(report.dismissed),
+            errors=len(report.errors),
+            interrupted=report.interrupted,
+        )
+    return report
+
+
+async def _sync_corp_tags(client: GroupSource, engine: Engine, report: SyncReport) -> None:
+    try:
+        tag_groups = await client.get_corp_tags()
+    except WeComError as exc:
+        report.errors.append(SyncError("corp_tags", None, str(exc)))
+        report.aborted = isinstance(exc, WeComConfigError)
+        return
+    with session(engine) as s:
+        report.corp_tags = replace_corp_tags(s, tag_groups)
+
+
+async def _fetch_all(
+    client: GroupSource,
+    engine: Engine,
+    clock: Clock,
+    refs: Sequence[GroupChatRef],
+    report: SyncReport,
+    progress: Progress | None,
+    concurrency: int,
+) -> None:
+    """`concurrency` workers share one iterator: at most that many calls in flight, and no
+    task per group (a corp can have tens of thousands)."""
+    pending = iter(refs)
+    done = 0
+    if progress is not None:
+        progress(0, len(refs))
+
+    async def worker() -> None:
+        nonlocal done
+        for ref in pending:
+            if report.aborted:
+                return
+            await _sync_one(client, engine, clock, ref, report)
+            done += 1
+            if progress is not None:
+                progress(done, len(refs))
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(concurrency, len(refs))):
+            group.create_task(worker())
+
+
+async def _sync_one(
+    client: GroupSource, engine: Engine, clock: Clock, ref: GroupChatRef, report: SyncReport
+) -> None:
+    chat_id = ref["chat_id"]
+    try:
+        chat = await client.get_group_chat(chat_id)
+    except WeComRejectedError as exc:
+        if exc.errcode == GROUP_GONE:  # dismissed since the listing: dismissed below
+            report.vanished.append(chat_id)
+        else:
+            report.errors.append(SyncError("fetch", chat_id, str(exc)))
+        return
+    except WeComError as exc:  # the client already retried what was worth retrying
+        report.errors.append(SyncError("fetch", chat_id, str(exc)))
+        # Bad secret, API not permitted, IP not allowed: the same for every group.
+        report.aborted = isinstance(exc, WeComConfigError)
+        return
+    # No await from here on: a cancellation lands before or after this group's transaction,
+    # never inside it.
+    try:
+        with session(engine) as s:
+            change = upsert_group(s, chat, clock.now(), wecom_status=ref.get("status"))
+    except Exception as exc:
+        # A malformed answer or a database conflict for one group must not stop the others;
+        # it is reported, and makes the sync (and `botops sync`) fail.
+        log.warning("sync.group.store_failed", chat_id=chat_id, error=type(exc).__name__)
+        report.errors.append(SyncError("store", chat_id, f"{type(exc).__name__}: {exc}"))
+        return
+    report.record(change)

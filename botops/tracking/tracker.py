@@ -1,0 +1,195 @@
+"""`TaskTracker`: one polling round over the mass-send tasks still waiting for staff.
+
+Per open task, in this order (wecom-api.md §2):
+
+    get_groupmsg_task         which senders confirmed (status 2) → sender_confirmed_at
+    get_groupmsg_send_result  per confirmed sender: 1 sent (send_time), 2 not a friend,
+                              3 already received (the receive cap); group sends list only
+                              groups sent to, so the rest stay waiting
+    all targets final         → task sent (all sent) or partial
+    expired, some waiting     → cancel_groupmsg_send, waiting targets and task → expired;
+                                a failed cancel is reported and tried again next round
+    unconfirmed               → remind_groupmsg_send when a reminder time has passed
+                                (TrackingPolicy), recorded in the reminders table
+
+Every change is committed before the next WeCom call, so a crash mid-round loses at most
+the answer in flight, and the next round picks up from the database. WeCom errors stop
+that task's round only (reported); configuration errors stop the whole round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import Engine
+
+from botops.clock import Clock
+from botops.errors import WeComConfigError, WeComError
+from botops.store import tasks as store
+from botops.store.db import session
+from botops.store.models import MassTask, TargetStatus, TaskStatus
+from botops.tracking.policy import TrackingPolicy, target_status
+from botops.wecom.client import WeComClient
+from botops.wecom.models import TASK_SENT, GroupMsgTaskItem
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskError:
+    msgid: str
+    action: str  # "poll", "remind" or "cancel"
+    message: str
+
+
+@dataclass(slots=True)
+class TrackingReport:
+    polled: int = 0
+    confirmed: list[str] = field(default_factory=list)  # newly confirmed this round
+    updated_targets: int = 0
+    reminded: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    finished: dict[str, TaskStatus] = field(default_factory=dict)
+    errors: list[TaskError] = field(default_factory=list)
+
+
+class TaskTracker:
+    def __init__(
+        self,
+        client: WeComClient,
+        engine: Engine,
+        clock: Clock,
+        policy: TrackingPolicy | None = None,
+    ) -> None:
+        self._client = client
+        self._engine = engine
+        self._clock = clock
+        self._policy = policy or TrackingPolicy()
+
+    async def poll(self) -> TrackingReport:
+        report = TrackingReport()
+        with session(self._engine) as s:
+            waiting = store.open_tasks(s)
+        for task in waiting:
+            report.polled += 1
+            with self._reporting(task.msgid, "poll", report):
+                await self._poll_task(task, report)
+        return report
+
+    async def _poll_task(self, task: MassTask, report: TrackingReport) -> None:
+        senders = await self._client.get_groupmsg_task(task.msgid)
+        self._confirmed(task, senders, report)
+        for sender in senders:
+            if sender.get("status") == TASK_SENT:
+                await self._results(task, sender["userid"], report)
+        now = self._clock.now()
+        if self._settle(task.msgid, now, report):
+            return
+        if task.expires_at is not None and now >= task.expires_at:
+            with self._reporting(task.msgid, "cancel", report):
+                await self._cancel(task, report)
+        elif not senders or any(s.get("status") != TASK_SENT for s in senders):
+            with self._reporting(task.msgid, "remind", report):
+                await self._remind(task, now, report)
+
+    def _settle(self, msgid: str, now: datetime, report: TrackingReport) -> bool:
+        """Mark the task polled; finish it (sent / partial) when no target is waiting."""
+        with session(self._engine) as s:
+            row = s.get(MassTask, msgid)
+            assert row is not None
+            row.last_polled_at, row.error = now, ""  # errors of earlier rounds are resolved
+            s.add(row)
+            targets = store.task_targets(s, msgid)
+            if not targets or any(t.status == TargetStatus.WAITING for t in targets):
+                return False
+            all_sent = all(t.status == TargetStatus.SENT for t in targets)
+            self._finish(row, TaskStatus.SENT if all_sent else TaskStatus.PARTIAL, now)
+        report.finished[msgid] = row.status
+        log.info("tracking.finished", msgid=msgid, status=str(row.status))
+        return True
+
+    @contextmanager
+    def _reporting(self, msgid: str, action: str, report: TrackingReport) -> Iterator[None]:
+        """WeCom errors end this step of this task (reported, retried next round);
+        configuration errors end the round."""
+        try:
+            yield
+        except WeComConfigError:
+            raise
+        except WeComError as exc:
+            report.errors.append(TaskError(msgid, action, str(exc)))
+            with session(self._engine) as s:
+                row = s.get(MassTask, msgid)
+                if row is not None:
+                    row.error = f"{action}: {exc}"[:500]
+                    s.add(row)
+            log.warning("tracking.error", msgid=msgid, action=action, error=str(exc))
+
+    def _confirmed(
+        self, task: MassTask, senders: list[GroupMsgTaskItem], report: TrackingReport
+    ) -> None:
+        times = [
+            _utc(s.get("send_time")) or self._clock.now()
+            for s in senders
+            if s.get("status") == TASK_SENT
+        ]
+        if not times:
+            return
+        with session(self._engine) as s:
+            row = s.get(MassTask, task.msgid)
+            if row is not None and row.sender_confirmed_at is None:
+                row.sender_confirmed_at = min(times)
+                s.add(row)
+                report.confirmed.append(task.msgid)
+                log.info("tracking.confirmed", msgid=task.msgid, sender=task.sender)
+
+    async def _results(self, task: MassTask, userid: str, report: TrackingReport) -> None:
+        results = await self._client.get_groupmsg_send_result(task.msgid, userid)
+        id_key = "chat_id" if task.chat_type == "group" else "external_userid"
+        outcomes = {
+            str(item.get(id_key, "")): (
+                target_status(item.get("status")),
+                _utc(item.get("send_time")),
+            )
+            for item in results
+        }
+        with session(self._engine) as s:
+            changed = store.update_targets(s, task.msgid, outcomes)
+        report.updated_targets += changed
+
+    async def _cancel(self, task: MassTask, report: TrackingReport) -> None:
+        await self._client.cancel_groupmsg_send(task.msgid)
+        now = self._clock.now()
+        with session(self._engine) as s:
+            expired = store.expire_waiting(s, task.msgid)
+            row = s.get(MassTask, task.msgid)
+            assert row is not None
+            self._finish(row, TaskStatus.EXPIRED, now)
+            row.error = ""
+            s.add(row)
+        report.cancelled.append(task.msgid)
+        report.finished[task.msgid] = TaskStatus.EXPIRED
+        log.info("tracking.expired", msgid=task.msgid, expired_targets=expired)
+
+    async def _remind(self, task: MassTask, now: datetime, report: TrackingReport) -> None:
+        with session(self._engine) as s:
+            sent = store.reminder_times(s, task.msgid)
+        if not self._policy.reminder_due(task.created_at, now, task.expires_at, sent):
+            return
+        await self._client.remind_groupmsg_send(task.msgid)
+        with session(self._engine) as s:
+            store.record_reminder(s, task.msgid, self._clock.now())
+        report.reminded.append(task.msgid)
+        log.info("tracking.reminded", msgid=task.msgid, sender=task.sender, number=len(sent) + 1)
+
+    @staticmethod
+    def _finish(row: MassTask, status: TaskStatus, at: datetime) -> None:
+        row.status, row.finished_at = status, at
+
+
+def _utc(timestamp: int | None) -> datetime | None:
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp else None

@@ -1,0 +1,162 @@
+"""`botops send-test` end to end through `botops.cli.main`, with the shipped playbooks."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from botops.cli import main
+from botops.simulator import Simulator
+from botops.simulator.seed import seed_groups_from
+from botops.simulator.server import running_simulator
+from botops.store.db import open_database, session
+from botops.store.models import MassTask, MassTaskTarget, TaskStatus
+from tests.helpers import REPO
+from tests.senders.support import ROBOT_KEY
+
+GROUPS = REPO / "examples" / "groups.yaml"
+READING = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"  # 百日读书打卡1群, owner zhangsan
+PARENTS = "wrOgQhDgAAMYQiS5ol9G7gK9JVBBBB"  # 百日亲子阅读打卡群, owner lisi
+FLASH = "wrOgQhDgAAMYQiS5ol9G7gK9JVEEEE"  # 宝藏好物快闪群①, owner zhaoliu
+POSTER = REPO / "assets" / "milestone-poster.png"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path) -> Path:
+    """The repo's playbooks, a scratch data dir, no credentials, no stray config."""
+    for name in list(os.environ):
+        if name.startswith("BOTOPS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOTOPS_SOPS_DIR", str(REPO / "sops"))
+    monkeypatch.setenv("BOTOPS_TEMPLATES_DIR", str(REPO / "templates"))
+    monkeypatch.setenv("BOTOPS_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+@pytest.fixture
+def builtin(monkeypatch) -> list[Simulator]:
+    """The simulators `connect()` builds in-process when no credentials are configured."""
+    made: list[Simulator] = []
+    original = Simulator.from_groups.__func__
+
+    def spy(cls, *args, **kwargs):
+        made.append(original(cls, *args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(Simulator, "from_groups", classmethod(spy))
+    return made
+
+
+@pytest.fixture
+def external(env, monkeypatch) -> Iterator[Simulator]:
+    """A simulator botops reaches as if it were the real WeCom (credentials configured)."""
+    sim = Simulator.from_groups(seed_groups_from(GROUPS))
+    with running_simulator(sim) as url:
+        monkeypatch.setenv("BOTOPS_WECOM__API_BASE", url)
+        monkeypatch.setenv("BOTOPS_WECOM__CORP_ID", sim.config.corp_id)
+        monkeypatch.setenv("BOTOPS_WECOM__SECRET", sim.config.secret)
+        yield sim
+
+
+def send_test(*args: str) -> int:
+    return main(["send-test", *args, "--groups", str(GROUPS)])
+
+
+def test_mass_send_with_no_credentials_uses_the_builtin_simulator(env, builtin, capsys):
+    code = send_test("checkin-100days", "milestone", "--group", READING, "--day", "7")
+    out = capsys.readouterr().out
+    assert code == 0
+    (sim,) = builtin
+    (task,) = sim.tasks()
+    assert (task.chat_type, task.creator) == ("group", "zhangsan")
+    assert [t.target_id for t in task.targets] == [READING]
+    assert "今天是第 7 天 ——「坚持一周」里程碑" in task.text["content"]
+    (attachment,) = task.attachments
+    media = sim.state.media[attachment["image"]["media_id"]]
+    assert media.sha256 == hashlib.sha256(POSTER.read_bytes()).hexdigest()
+    assert f"created mass-send task {task.msgid} for {READING} (百日读书打卡1群)" in out
+    assert "staff zhangsan must confirm it in the WeCom client" in out
+    assert "not recorded" in out
+    assert not (env / "data").exists()  # a throwaway simulator's ids stay out of the database
+
+
+def test_robot_send_with_no_credentials(env, builtin, capsys):
+    code = send_test("flash-sale", "open", "--group", FLASH, "--day", "3", "--via", "robot")
+    assert code == 0
+    (sim,) = builtin
+    text, news = sim.robot_messages()
+    assert text.msgtype == "text"
+    assert "开抢啦" in text.body["text"]["content"]
+    assert "云朵绒加厚四件套" in text.body["text"]["content"]
+    (article,) = news.body["news"]["articles"]
+    assert article["title"] == "【快闪价】宝藏好物限时开抢"
+    assert sim.tasks() == []  # a robot posts at once: no task to confirm
+    assert f"sent to {FLASH} via its group robot" in capsys.readouterr().out
+
+
+def test_mass_send_to_another_group_is_recorded_for_tracking(env, external, capsys):
+    code = send_test(
+        "checkin-100days", "milestone", "--group", READING, "--to", PARENTS, "--day", "21"
+    )
+    assert code == 0
+    (task,) = external.tasks()
+    assert (task.creator, [t.target_id for t in task.targets]) == ("lisi", [PARENTS])
+    assert "21天习惯养成" in task.text["content"]
+    assert "staff lisi must confirm" in capsys.readouterr().out
+    engine = open_database(f"sqlite:///{env / 'data' / 'botops.db'}")
+    try:
+        with session(engine) as s:
+            (row,) = s.exec(select(MassTask)).all()
+            (target,) = s.exec(select(MassTaskTarget)).all()
+    finally:
+        engine.dispose()
+    assert (row.msgid, row.sender, row.status) == (task.msgid, "lisi", TaskStatus.WAITING)
+    assert (row.playbook, row.step) == ("checkin-100days", "milestone")
+    assert row.expires_at is not None
+    # the milestone step's expires_after (6h), counted from when the command started
+    assert abs(row.expires_at - row.created_at - timedelta(hours=6)) < timedelta(minutes=1)
+    assert target.target_id == PARENTS
+    assert target.send_key.startswith(f"checkin-100days:milestone:{PARENTS}:test-")
+
+
+def test_robot_keys_come_from_the_keys_file(env, external, monkeypatch, capsys):
+    (env / "robots.yaml").write_text(f"{FLASH}: {ROBOT_KEY}\n", encoding="utf-8")
+    (env / "config.yaml").write_text("wecom:\n  robot_keys_file: robots.yaml\n", encoding="utf-8")
+    assert send_test("flash-sale", "warm-up", "--group", FLASH, "--via", "robot") == 0
+    assert [m.msgtype for m in external.robot_messages()] == ["text"]
+    code = send_test("flash-sale", "warm-up", "--group", FLASH, "--to", READING, "--via", "robot")
+    captured = capsys.readouterr()
+    assert code == 1
+    assert f"not sent to {READING}: no robot key" in captured.err
+    assert ROBOT_KEY not in captured.out + captured.err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "milestone", "--group", READING], "no playbook 'nope'"),
+        (["checkin-100days", "nope", "--group", READING], "has no step 'nope'"),
+        (["checkin-100days", "milestone", "--group", "wrX"], "unknown group 'wrX'"),
+        (
+            ["checkin-100days", "milestone", "--group", READING, "--to", "wrX"],
+            "unknown group --to 'wrX'",
+        ),
+    ],
+)
+def test_mistakes_are_named(env, builtin, capsys, args, message):
+    assert send_test(*args) == 1
+    assert message in capsys.readouterr().err
+    assert builtin == []  # nothing was started, let alone sent
+
+
+def test_without_a_groups_file_the_local_store_is_asked(env, capsys):
+    code = main(["send-test", "checkin-100days", "milestone", "--group", READING])
+    assert code == 1
+    assert "not in the local store" in capsys.readouterr().err
