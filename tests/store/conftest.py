@@ -16,10 +16,7 @@ from tests.helpers import postgres_url
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'botops.db'}"
-    else:
-        url = postgres_url()
+    url = f"sqlite:///{tmp_path / 'botops.db'}" if request.param == "sqlite" else postgres_url()
     engine = open_database(url)
     if request.param == "postgres":
         # A shared server: start from empty tables and leave none behind.
