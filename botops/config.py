@@ -53,6 +53,13 @@ class WeComSettings(Section):
     callback_aes_key: SecretStr | None = None
     # YAML mapping chat_id -> group-robot webhook key; a secret file (not the keys themselves).
     robot_keys_file: Path | None = None
+    # Client-side limits, so botops never causes a 45009 itself (wecom-api.md §1: per corp
+    # per API 10,000/min and 150,000/h; older docs say 2,000/min and 30,000/h).
+    calls_per_minute: int = Field(10_000, ge=1)
+    calls_per_hour: int = Field(150_000, ge=1)
+    robot_messages_per_minute: int = Field(20, ge=1)
+    retry_attempts: int = Field(4, ge=1, le=10)
+    timeout_seconds: float = Field(10.0, gt=0)
 
     @property
     def configured(self) -> bool:

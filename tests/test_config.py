@@ -103,3 +103,17 @@ def test_errors_name_the_key(tmp_path, text, env, key, message):
         load_settings(config, env)
     assert caught.value.key.endswith(key)
     assert message in str(caught.value)
+
+
+def test_wecom_limits_from_config_reach_the_client(tmp_path):
+    from botops.wecom.connect import client_limits
+
+    config = write(
+        tmp_path / "c.yaml", "wecom:\n  calls_per_minute: 2000\n  calls_per_hour: 30000\n"
+    )
+    limits, retry = client_limits(
+        load_settings(config, {"BOTOPS_WECOM__RETRY_ATTEMPTS": "2"}).wecom
+    )
+    assert [(w.limit, w.seconds) for w in limits.per_api] == [(2000, 60), (30000, 3600)]
+    assert [(w.limit, w.seconds) for w in limits.per_robot] == [(20, 60)]
+    assert retry.attempts == 2

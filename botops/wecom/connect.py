@@ -16,11 +16,13 @@ from pathlib import Path
 import structlog
 
 from botops.clock import Clock
-from botops.config import Settings
+from botops.config import Settings, WeComSettings
 from botops.simulator import SimConfig, Simulator
 from botops.simulator.seed import seed_groups_from
 from botops.simulator.server import running_simulator
 from botops.wecom.client import WeComClient
+from botops.wecom.ratelimit import RateLimits, Window
+from botops.wecom.retry import RetryPolicy
 from botops.wecom.robot import RobotClient
 
 log = structlog.get_logger()
@@ -38,6 +40,15 @@ class WeCom:
     @property
     def simulated(self) -> bool:
         return self.simulator is not None
+
+
+def client_limits(wecom: WeComSettings) -> tuple[RateLimits, RetryPolicy]:
+    """The configured rate limits and retry policy, in the client's terms."""
+    limits = RateLimits(
+        per_api=(Window(wecom.calls_per_minute, 60), Window(wecom.calls_per_hour, 3600)),
+        per_robot=(Window(wecom.robot_messages_per_minute, 60),),
+    )
+    return limits, RetryPolicy(attempts=wecom.retry_attempts)
 
 
 @asynccontextmanager
@@ -65,8 +76,20 @@ async def connect(
                 groups=len(simulator.state.groups),
                 hint="no wecom.corp_id/wecom.secret configured: nothing reaches real WeCom",
             )
+        limits, retry = client_limits(settings.wecom)
+        timeout = settings.wecom.timeout_seconds
         client = await stack.enter_async_context(
-            WeComClient(api_base, corp_id, secret, clock=clock)
+            WeComClient(
+                api_base,
+                corp_id,
+                secret,
+                clock=clock,
+                rate_limits=limits,
+                retry=retry,
+                timeout=timeout,
+            )
         )
-        robots = await stack.enter_async_context(RobotClient(api_base))
+        robots = await stack.enter_async_context(
+            RobotClient(api_base, rate_limits=limits, retry=retry, timeout=timeout)
+        )
         yield WeCom(client, robots, corp_id, simulator)
