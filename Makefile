@@ -13,10 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-## The main job on embedded defaults: preview the shipped playbooks for the example groups.
+## The main job on embedded defaults (SQLite in data/, the built-in WeCom simulator when no
+## credentials are configured): validate, sync the groups, tag them, preview the week.
 run: $(STAMP)
 	$(BIN)/botops validate
-	$(BIN)/botops preview --groups examples/groups.yaml --days 7
+	$(BIN)/botops sync
+	$(BIN)/botops groups import examples/groups.yaml
+	$(BIN)/botops preview --days 7
 
 ## The whole test suite: lint, types, then pytest (with a throwaway PostgreSQL server).
 test: $(STAMP) lint

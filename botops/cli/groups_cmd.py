@@ -9,14 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from botops.cli import common
+from botops.planning.targets import load_targets
 from botops.preview.table_view import clean, display_width, pad
 from botops.store.db import open_database, session
 from botops.store.groups import (
     StoredGroup,
+    UnknownGroupError,
     add_group_tags,
     get_group,
     list_groups,
@@ -46,6 +49,18 @@ def register(sub: Any) -> None:
         action.add_argument("chat_id", metavar="CHAT_ID")
         action.add_argument("tags", nargs="+", metavar="TAG")
         action.set_defaults(handler=handler)
+
+    bulk = actions.add_parser(
+        "import",
+        help="add the tags listed in a groups file (YAML/JSON, as for preview --groups)",
+        description="Tag many groups at once, e.g. from a spreadsheet export. All or nothing: "
+        "an unknown chat_id changes nothing unless --skip-unknown.",
+    )
+    bulk.add_argument("file", type=Path, metavar="FILE")
+    bulk.add_argument(
+        "--skip-unknown", action="store_true", help="ignore chat_ids not in the store"
+    )
+    bulk.set_defaults(handler=run_import)
 
     for action in actions.choices.values():
         # SUPPRESS keeps `botops --config FILE groups ...` when not given here.
@@ -90,6 +105,32 @@ def _change_tags(args: argparse.Namespace, *, add: bool) -> int:
     print(
         f"{group.chat_id} {group.name}: {verb} {', '.join(done) or 'nothing'}; "
         f"tags now: {', '.join(group.tags) or '(none)'}"
+    )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    settings = common.settings(args)
+    wanted = {t.id: sorted(t.tags) for t in load_targets(args.file) if t.kind == "group" and t.tags}
+    engine = open_database(settings.database_url)
+    try:
+        with session(engine) as s:
+            known = {g.chat_id for g in list_groups(s, status=None)}
+            unknown = sorted(set(wanted) - known)
+            if unknown and not args.skip_unknown:
+                raise UnknownGroupError(", ".join(unknown))
+            added = {
+                chat_id: add_group_tags(s, chat_id, tags)
+                for chat_id, tags in wanted.items()
+                if chat_id in known
+            }
+    finally:
+        engine.dispose()
+    changed = {chat_id: tags for chat_id, tags in added.items() if tags}
+    for chat_id, tags in sorted(changed.items()):
+        print(f"{chat_id}: added {', '.join(tags)}")
+    print(
+        f"{len(changed)} group(s) tagged, {len(added) - len(changed)} already had their tags, {len(unknown)} unknown skipped"
     )
     return 0
 

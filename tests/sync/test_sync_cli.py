@@ -233,3 +233,32 @@ def test_a_bad_database_url_is_a_config_error(project, capsys, monkeypatch):
     monkeypatch.setenv("BOTOPS_DATABASE__URL", "not a url")
     assert main(["preview"]) == 1
     assert "config database.url: not a database URL" in capsys.readouterr().err
+
+
+def test_groups_import_tags_from_a_file_all_or_nothing(project, capsys):
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    extra = project / "more.yaml"
+    extra.write_text(
+        "- {chat_id: wrNotSyncedAAAAAAAAAAAAAAAAAA, name: x, owner: y, tags: [打卡挑战]}\n"
+        + (project / "examples" / "groups.yaml").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    assert main(["groups", "import", "more.yaml"]) == 1
+    assert "wrNotSyncedAAAAAAAAAAAAAAAAAA" in capsys.readouterr().err
+    _, listed, _ = run_json(capsys, "groups", "list", "--format", "json")
+    assert all(g["tags"] == [] for g in listed)  # nothing changed
+
+    assert main(["groups", "import", "more.yaml", "--skip-unknown"]) == 0
+    assert (
+        "6 group(s) tagged, 0 already had their tags, 1 unknown skipped" in capsys.readouterr().out
+    )
+    _, listed, _ = run_json(capsys, "groups", "list", "--format", "json")
+    assert {g["chat_id"]: g["tags"] for g in listed} == {t.id: sorted(t.tags) for t in EXAMPLE}
+
+    # The shipped playbooks now plan for the synced groups.
+    code, sends, _ = run_json(
+        capsys, "preview", "--start", "2026-12-08", "--days", "1", "--format", "json"
+    )
+    assert code == 0
+    assert {s["playbook"] for s in sends} == {"checkin-100days", "lecture-series"}
