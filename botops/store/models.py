@@ -10,6 +10,7 @@ userid), so a re-sync or a redelivered callback upserts rather than duplicates.
     mass_tasks ──< mass_task_targets   add_msg_template tasks and per-target outcome
        └────────< mass_task_reminders  remind_groupmsg_send calls (≤ 3 per 24 h)
     media                          uploaded media_ids by content hash (valid 3 days)
+    outbox                         every planned send, keyed by its idempotency key
 """
 
 from __future__ import annotations
@@ -152,3 +153,47 @@ class MediaUpload(SQLModel, table=True):
     sha256: str = Field(primary_key=True)
     media_id: str
     uploaded_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class SendState(StrEnum):
+    """A planned send's life in the outbox. Every change is committed before it is acted on."""
+
+    PLANNED = "planned"  # written by the planner; not yet taken
+    CLAIMED = "claimed"  # a dispatcher took it and may be calling WeCom right now
+    SUBMITTED = "submitted"  # WeCom created the task (msgid recorded); staff must confirm
+    SENT = "sent"
+    PARTIAL = "partial"  # the task finished with this target failed (not friend, capped)
+    EXPIRED = "expired"  # not confirmed before expires_after; the task was cancelled
+    FAILED = "failed"  # WeCom rejected it
+    MISSED = "missed"  # due while botops was down, and past expires_after when it came back
+    CANCELLED = "cancelled"  # its step or group went away before it was sent
+
+
+class OutboxRow(SQLModel, table=True):
+    """The durable outbox: one row per planned send, keyed by its idempotency key
+    (playbook:step:target:occurrence). Enqueueing is insert-or-ignore, so planning the same
+    window twice, or on two replicas, can never create a second send."""
+
+    __tablename__ = "outbox"
+
+    key: str = Field(primary_key=True)
+    playbook: str = Field(index=True)
+    step: str
+    target_id: str = Field(index=True)
+    target_kind: str = "group"
+    sender: str
+    segment: str = ""
+    batch: str = ""
+    planned_at: datetime = Field(sa_type=UtcDateTime)
+    due_at: datetime = Field(sa_type=UtcDateTime, index=True)
+    expires_at: datetime = Field(sa_type=UtcDateTime)
+    text: str = ""
+    attachments: str = "[]"  # JSON: the attachments as written in the playbook
+    playbook_version: str = ""
+    state: SendState = Field(default=SendState.PLANNED, index=True)
+    claimed_by: str = ""
+    claimed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    msgid: str = Field(default="", index=True)
+    attempts: int = 0
+    error: str = ""
+    updated_at: datetime = Field(sa_type=UtcDateTime)
