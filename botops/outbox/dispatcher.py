@@ -1,0 +1,193 @@
+"""The dispatcher: due outbox rows → WeCom tasks, durably, exactly once.
+
+One round (`dispatch`):
+1. due sends past their expiry are marked missed (after downtime: never a burst of stale
+   messages);
+2. claims left by a dead dispatcher are reconciled with WeCom (botops.outbox.reconcile);
+3. due batches are claimed — committed before any WeCom call;
+4. each batch is handed to the sender; the moment WeCom creates a task, the recorder writes
+   the task and marks its rows submitted in one transaction.
+
+An error whose outcome is unknown (connection dropped while WeCom may have created the task)
+leaves the rows claimed but disowned, so the next round reconciles them instead of resending.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+
+import structlog
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from botops.clock import Clock
+from botops.errors import WeComRejectedError, WeComRetryableError
+from botops.outbox.queue import claim, mark_missed, release, set_state
+from botops.outbox.reconcile import ReconcileReport, reconcile
+from botops.playbook.model import Attachment
+from botops.senders.base import AttachmentError, CreatedTask, Outgoing, Sender
+from botops.store.db import session
+from botops.store.models import OutboxRow, SendState
+from botops.store.tasks import record_task
+from botops.wecom.client import WeComClient
+from botops.wecom.responses import OutcomeUnknown
+
+log = structlog.get_logger()
+
+DISOWNED = "outcome-unknown"  # claimed_by of rows whose WeCom outcome must be reconciled
+
+
+@dataclass
+class DispatchReport:
+    missed: list[str] = field(default_factory=list)
+    reconciled: ReconcileReport = field(default_factory=ReconcileReport)
+    submitted: dict[str, str] = field(default_factory=dict)  # key -> msgid
+    failed: dict[str, str] = field(default_factory=dict)  # key -> reason
+    retried: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)  # delivered at once (robot)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        sender: Sender,
+        client: WeComClient,
+        clock: Clock,
+        *,
+        worker: str,
+        folders: Mapping[str, Path],
+    ) -> None:
+        """`worker` must be unique per process run; `folders` maps playbook ids to the folder
+        their attachment files are relative to."""
+        self._engine = engine
+        self._sender = sender
+        self._client = client
+        self._clock = clock
+        self._worker = worker
+        self._folders = folders
+        self._draining = False
+
+    def drain(self) -> None:
+        """Stop claiming (SIGTERM): the batch in flight finishes, nothing new starts."""
+        self._draining = True
+
+    async def dispatch(self) -> DispatchReport:
+        report = DispatchReport()
+        now = self._clock.now()
+        with session(self._engine) as s:
+            report.missed = mark_missed(s, now)
+        report.reconciled = await reconcile(self._engine, self._client, self._worker, now)
+        if self._draining:
+            return report
+        with session(self._engine) as s:
+            rows = claim(s, now, self._worker)
+        for _, batch in groupby(rows, key=lambda r: r.batch):
+            members = list(batch)
+            if self._draining:
+                with session(self._engine) as s:
+                    release(s, [r.key for r in members], self._clock.now(), error="shutting down")
+                continue
+            await self._send(members, report)
+        return report
+
+    async def _send(self, rows: list[OutboxRow], report: DispatchReport) -> None:
+        outgoing = self._outgoing(rows)
+        keys = [r.key for r in rows]
+        bound = log.bind(
+            playbook=outgoing.playbook, step=outgoing.step, batch=outgoing.batch, targets=len(rows)
+        )
+        try:
+            receipt = await self._sender.send(outgoing)
+        except OutcomeUnknown as exc:
+            with session(self._engine) as s:
+                _disown(s, keys, self._clock.now(), str(exc))
+            bound.warning("send.outcome_unknown", error=str(exc))
+            return
+        except WeComRetryableError as exc:  # WeCom said it did nothing: try again next round
+            with session(self._engine) as s:
+                release(s, keys, self._clock.now(), error=str(exc))
+            report.retried.extend(keys)
+            bound.warning("send.retry_later", error=str(exc))
+            return
+        except (WeComRejectedError, AttachmentError) as exc:
+            with session(self._engine) as s:
+                set_state(s, keys, SendState.FAILED, self._clock.now(), error=str(exc))
+            report.failed.update(dict.fromkeys(keys, str(exc)))
+            bound.error("send.failed", error=str(exc))
+            return
+        by_target = outgoing.send_keys()
+        now = self._clock.now()
+        with session(self._engine) as s:
+            for failure in receipt.failed:
+                key = by_target[failure.target_id]
+                set_state(s, [key], SendState.FAILED, now, error=failure.reason)
+                report.failed[key] = failure.reason
+            sent = [by_target[t] for t in receipt.sent]
+            if sent:
+                set_state(s, sent, SendState.SENT, now)
+                report.sent.extend(sent)
+        for task in receipt.tasks:
+            report.submitted.update({by_target[t]: task.msgid for t in task.targets})
+        bound.info(
+            "send.dispatched", tasks=[t.msgid for t in receipt.tasks], failed=len(receipt.failed)
+        )
+
+    def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
+        first = rows[0]
+        return Outgoing(
+            batch=first.batch,
+            playbook=first.playbook,
+            step=first.step,
+            sender=first.sender,
+            chat_type="group" if first.target_kind == "group" else "single",
+            targets=tuple((r.target_id, r.key) for r in rows),
+            text=first.text,
+            attachments=tuple(_attachment(a) for a in json.loads(first.attachments)),
+            base_dir=self._folders.get(first.playbook),
+            expires_at=min(r.expires_at for r in rows),
+        )
+
+
+def _attachment(payload: dict[str, object]) -> Attachment:
+    kind = str(payload["msgtype"])
+    return Attachment.model_validate({kind: payload[kind]})
+
+
+def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:
+    s.execute(
+        update(OutboxRow)
+        .where(col(OutboxRow.key).in_(keys), col(OutboxRow.state) == SendState.CLAIMED)
+        .values(claimed_by=DISOWNED, error=error, updated_at=now)
+    )
+
+
+class OutboxRecorder:
+    """A senders.TaskRecorder: the task, its targets and the outbox rows, one transaction."""
+
+    def __init__(self, engine: Engine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def __call__(self, outgoing: Outgoing, task: CreatedTask) -> None:
+        keys = outgoing.send_keys()
+        with session(self._engine) as s:
+            record_task(
+                s,
+                msgid=task.msgid,
+                source=outgoing,
+                targets=task.targets,
+                created_at=self._clock.now(),
+            )
+            set_state(
+                s,
+                [keys[t] for t in task.targets],
+                SendState.SUBMITTED,
+                self._clock.now(),
+                msgid=task.msgid,
+            )

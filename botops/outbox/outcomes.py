@@ -1,0 +1,44 @@
+"""Carry what tracking learned about each task target back to its outbox row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from botops.store.models import MassTaskTarget, OutboxRow, SendState, TargetStatus
+
+FINAL_TARGET = {
+    TargetStatus.SENT: (SendState.SENT, ""),
+    TargetStatus.NOT_FRIEND: (
+        SendState.FAILED,
+        "WeCom: the customer is not the sender's contact (status 2)",
+    ),
+    TargetStatus.ALREADY_RECEIVED: (
+        SendState.FAILED,
+        "WeCom: the receive cap was reached (status 3)",
+    ),
+    TargetStatus.EXPIRED: (
+        SendState.EXPIRED,
+        "not confirmed by staff before expires_after; cancelled",
+    ),
+}
+
+
+def apply_outcomes(s: Session, now: datetime) -> dict[str, SendState]:
+    """Submitted rows whose task target reached a final status take that status."""
+    pairs = s.exec(
+        select(OutboxRow, MassTaskTarget)
+        .join(MassTaskTarget, col(MassTaskTarget.send_key) == col(OutboxRow.key))
+        .where(
+            OutboxRow.state == SendState.SUBMITTED,
+            col(MassTaskTarget.status).in_(list(FINAL_TARGET)),
+        )
+    ).all()
+    changed: dict[str, SendState] = {}
+    for row, target in pairs:
+        row.state, row.error = FINAL_TARGET[target.status]
+        row.updated_at = now
+        s.add(row)
+        changed[row.key] = row.state
+    return changed

@@ -1,0 +1,241 @@
+"""The outbox's state changes. Each function is one transaction's worth of work.
+
+planned ──claim──> claimed ──WeCom created the task──> submitted ──staff confirm──> sent
+   │                  │  └─ rejected ─> failed               └─ not friend / capped ─> failed
+   │                  └─ crash ─> reconciled: submitted, or back to planned          └─ expiry ─> expired
+   ├─ past expires_after when due ─> missed
+   └─ step or group gone from the plan ─> cancelled
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from botops.planning.planner import Plan
+from botops.planning.sends import PlannedSend, attachment_payload
+from botops.store.models import Enrolment, OutboxRow, SendState
+
+FINAL = frozenset(
+    {
+        SendState.SENT,
+        SendState.PARTIAL,
+        SendState.EXPIRED,
+        SendState.FAILED,
+        SendState.MISSED,
+        SendState.CANCELLED,
+    }
+)
+
+
+@dataclass
+class EnqueueReport:
+    inserted: int = 0
+    updated: int = 0  # planned, not yet due, and its playbook version changed
+    cancelled: list[str] = field(default_factory=list)
+
+
+def enqueue(session: Session, plan: Plan, versions: dict[str, str], now: datetime) -> EnqueueReport:
+    """Write a plan into the outbox: new keys are inserted, existing ones left alone (insert-or-
+    ignore), future sends of a changed playbook take the new text, and future sends that the
+    plan no longer contains (a removed step, a group that left the audience) are cancelled.
+    Enrolments the plan assumed are recorded in the same transaction."""
+    report = EnqueueReport()
+    _record_enrolments(session, plan.enrolments, now)
+    sendable = [s for s in plan.sends if s.sendable]
+    rows = [_row(s, now) for s in sendable]
+    if rows:
+        report.inserted = _insert_or_ignore(session, rows)
+    planned = {s.key: s for s in sendable}
+    waiting = session.exec(
+        select(OutboxRow).where(
+            OutboxRow.state == SendState.PLANNED,
+            col(OutboxRow.due_at) >= max(now, plan.window.start),
+            col(OutboxRow.due_at) < plan.window.end,
+        )
+    ).all()
+    for row in waiting:
+        send = planned.get(row.key)
+        if send is None:
+            row.state, row.error, row.updated_at = SendState.CANCELLED, "no longer in the plan", now
+            report.cancelled.append(row.key)
+        elif row.playbook_version != versions.get(send.playbook, row.playbook_version):
+            _refresh(row, send, now)
+            report.updated += 1
+        else:
+            continue
+        session.add(row)
+    return report
+
+
+def _row(send: PlannedSend, now: datetime) -> dict[str, object]:
+    return {
+        "key": send.key,
+        "playbook": send.playbook,
+        "step": send.step,
+        "target_id": send.target,
+        "target_kind": send.target_kind,
+        "sender": send.sender,
+        "segment": send.segment,
+        "batch": send.batch or "",
+        "planned_at": send.planned_at,
+        "due_at": send.at,
+        "expires_at": send.expires_at,
+        "text": send.text,
+        "attachments": json.dumps(
+            [attachment_payload(a) for a in send.attachments], ensure_ascii=False
+        ),
+        "playbook_version": send.playbook_digest,
+        "state": SendState.PLANNED,
+        "updated_at": now,
+    }
+
+
+def _refresh(row: OutboxRow, send: PlannedSend, now: datetime) -> None:
+    """A changed playbook changes only sends that have not gone out."""
+    values = _row(send, now)
+    for name in (
+        "text",
+        "attachments",
+        "batch",
+        "due_at",
+        "expires_at",
+        "segment",
+        "playbook_version",
+    ):
+        setattr(row, name, values[name])
+    row.updated_at = now
+
+
+def _insert_or_ignore(session: Session, rows: list[dict[str, object]]) -> int:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    inserted = 0
+    for start in range(0, len(rows), 500):  # stay under SQLite's bound-parameter limit
+        statement = insert(OutboxRow).values(rows[start : start + 500]).on_conflict_do_nothing()
+        inserted += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+    return inserted
+
+
+def _record_enrolments(
+    session: Session, enrolments: dict[tuple[str, str], date], now: datetime
+) -> None:
+    for (target_id, playbook_id), day_one in enrolments.items():
+        if session.get(Enrolment, (target_id, playbook_id)) is None:
+            session.add(
+                Enrolment(
+                    target_id=target_id, playbook_id=playbook_id, day_one=day_one, enrolled_at=now
+                )
+            )
+
+
+def mark_missed(session: Session, now: datetime) -> list[str]:
+    """Sends that came due while nobody dispatched them and are now past expires_after."""
+    rows = session.exec(
+        select(OutboxRow).where(
+            OutboxRow.state == SendState.PLANNED, col(OutboxRow.expires_at) <= now
+        )
+    ).all()
+    for row in rows:
+        row.state, row.updated_at = SendState.MISSED, now
+        row.error = f"due {row.due_at:%Y-%m-%d %H:%M} UTC, not sent before expires_after ({row.expires_at:%Y-%m-%d %H:%M} UTC)"
+        session.add(row)
+    return [r.key for r in rows]
+
+
+def claim(session: Session, now: datetime, worker: str, *, limit: int = 10_000) -> list[OutboxRow]:
+    """Take due sends, whole batches at a time. The conditional UPDATE (state = planned) means
+    two dispatchers can never take the same row, even if two leaders ever overlapped."""
+    due = session.exec(
+        select(OutboxRow.batch)
+        .where(
+            col(OutboxRow.state) == SendState.PLANNED,
+            col(OutboxRow.due_at) <= now,
+            col(OutboxRow.expires_at) > now,
+        )
+        .distinct()
+        .limit(limit)
+    ).all()
+    if not due:
+        return []
+    session.execute(
+        update(OutboxRow)
+        .where(
+            col(OutboxRow.batch).in_(due),
+            col(OutboxRow.state) == SendState.PLANNED,
+            col(OutboxRow.due_at) <= now,
+        )
+        .values(state=SendState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+    )
+    return list(
+        session.exec(
+            select(OutboxRow)
+            .where(
+                OutboxRow.state == SendState.CLAIMED,
+                OutboxRow.claimed_by == worker,
+                OutboxRow.claimed_at == now,
+            )
+            .order_by(col(OutboxRow.batch), col(OutboxRow.target_id))
+        ).all()
+    )
+
+
+def set_state(
+    session: Session,
+    keys: Iterable[str],
+    state: SendState,
+    now: datetime,
+    *,
+    msgid: str = "",
+    error: str = "",
+) -> None:
+    keys = list(keys)
+    for start in range(0, len(keys), 500):
+        values: dict[str, object] = {"state": state, "updated_at": now, "error": error}
+        if msgid:
+            values["msgid"] = msgid
+        session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.key).in_(keys[start : start + 500]))
+            .values(**values)
+        )
+
+
+def release(session: Session, keys: Sequence[str], now: datetime, error: str) -> None:
+    """Back to planned for another try (nothing was created in WeCom)."""
+    for start in range(0, len(keys), 500):
+        session.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.key).in_(keys[start : start + 500]),
+                col(OutboxRow.state) == SendState.CLAIMED,
+            )
+            .values(
+                state=SendState.PLANNED,
+                claimed_by="",
+                claimed_at=None,
+                error=error,
+                attempts=OutboxRow.attempts + 1,
+                updated_at=now,
+            )
+        )
+
+
+def stale_claims(session: Session, worker: str) -> list[OutboxRow]:
+    """Claimed rows of another dispatcher incarnation. Only the leader dispatches, so their
+    dispatcher is gone: it crashed, possibly after WeCom created the task. They must be
+    reconciled with WeCom before anything is sent again."""
+    return list(
+        session.exec(
+            select(OutboxRow)
+            .where(OutboxRow.state == SendState.CLAIMED, OutboxRow.claimed_by != worker)
+            .order_by(col(OutboxRow.batch), col(OutboxRow.target_id))
+        ).all()
+    )
