@@ -81,6 +81,15 @@ def _split_list(value: Any) -> Any:
     return [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
 
 
+class DaemonSettings(Section):
+    """`botops run`: how often it plans, how far ahead, and how it stops."""
+
+    plan_every: Duration = timedelta(minutes=1)
+    plan_ahead: Duration = timedelta(days=1)
+    sync_every: Duration = timedelta(hours=1)
+    shutdown_grace: Duration = timedelta(seconds=30)
+
+
 class TrackingSettings(Section):
     """Mass-send task tracking: when to remind staff to confirm, how often to poll WeCom."""
 
@@ -114,6 +123,7 @@ class Settings(Section):
     server: ServerSettings = Field(default_factory=ServerSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
 
     @property

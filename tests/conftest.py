@@ -23,3 +23,18 @@ def build(tmp_path: Path) -> Build:
         return load_library([tmp_path / "sops"], tmp_path / "templates")
 
     return _build
+
+
+@pytest.fixture(autouse=True)
+def _isolated_logging():
+    """`botops.cli.main` configures logging for the process (as a CLI must); give every
+    test a clean slate so one test's configuration cannot filter another's captured logs."""
+    import logging
+
+    import structlog
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers, root.level = handlers, level

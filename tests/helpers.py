@@ -46,3 +46,16 @@ def postgres_url() -> str:
             pytest.fail("BOTOPS_TEST_POSTGRES_URL is not set in CI (see scripts/with-postgres.sh)")
         pytest.skip("BOTOPS_TEST_POSTGRES_URL is not set (run through scripts/with-postgres.sh)")
     return url
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the shared test server's database: tables, enum types and alembic_version."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()

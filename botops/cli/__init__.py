@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
-from botops import __version__
+from botops import __version__, logs
 from botops.errors import BotopsError, PlaybookError
 
 # Module names under botops.cli, in the order `botops --help` lists them.
-COMMANDS = ("validate", "preview", "schema", "simulator", "sync", "groups", "send-test")
+COMMANDS = ("validate", "preview", "run", "schema", "simulator", "sync", "groups", "send-test")
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # validation problems / domain errors
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logs.configure(logging.INFO if args.command == "run" else logging.WARNING)
     try:
         code: int = args.handler(args)
     except PlaybookError as exc:

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import structlog
 from sqlalchemy import Engine
 
+from botops import logs
 from botops.cli import common
 from botops.clock import SystemClock
 from botops.config import Settings
@@ -29,7 +30,6 @@ from botops.store.db import open_database
 from botops.sync import Progress, SyncReport, sync_groups
 from botops.sync.report import render_text
 from botops.wecom.connect import connect
-from botops.wecom.redact import redact_secrets
 
 EXIT_INTERRUPTED = 130
 
@@ -132,18 +132,7 @@ def logs_to_stderr(level: int) -> Iterator[None]:
     configuration (structlog's default prints to stdout, which would corrupt the report)."""
     was_configured = structlog.is_configured()
     previous = structlog.get_config()
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_secrets,  # last before rendering: tracebacks are scrubbed too
-            structlog.dev.ConsoleRenderer(colors=False),
-        ],
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-    )
+    logs.configure(level)
     try:
         yield
     finally:

@@ -15,7 +15,7 @@ leaves the rows claimed but disowned, so the next round reconciles them instead 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -61,10 +61,10 @@ class Dispatcher:
         clock: Clock,
         *,
         worker: str,
-        folders: Mapping[str, Path],
+        folders: Callable[[], Mapping[str, Path]],
     ) -> None:
-        """`worker` must be unique per process run; `folders` maps playbook ids to the folder
-        their attachment files are relative to."""
+        """`worker` must be unique per process run; `folders()` maps playbook ids to the
+        folder their attachment files are relative to (it follows playbook reloads)."""
         self._engine = engine
         self._sender = sender
         self._client = client
@@ -87,14 +87,31 @@ class Dispatcher:
             return report
         with session(self._engine) as s:
             rows = claim(s, now, self._worker)
-        for _, batch in groupby(rows, key=lambda r: r.batch):
-            members = list(batch)
+        batches = [list(batch) for _, batch in groupby(rows, key=lambda r: r.batch)]
+        for index, members in enumerate(batches):
             if self._draining:
                 with session(self._engine) as s:
                     release(s, [r.key for r in members], self._clock.now(), error="shutting down")
                 continue
-            await self._send(members, report)
+            try:
+                await self._send(members, report)
+            except BaseException as exc:
+                self._abandon(members, batches[index + 1 :], exc)
+                raise
         return report
+
+    def _abandon(
+        self, current: list[OutboxRow], untried: list[list[OutboxRow]], exc: BaseException
+    ) -> None:
+        """The round ends on an error nobody handled (a configuration error, a database
+        error after WeCom created the task, cancellation). Only other dispatchers' claims
+        are reconciled, so rows left claimed by this one would wait for a restart: the batch
+        in flight is disowned (WeCom may have its task: the next round reconciles it), the
+        batches not yet tried go back to planned."""
+        now, error = self._clock.now(), f"round aborted: {exc!r}"[:500]
+        with session(self._engine) as s:
+            _disown(s, [r.key for r in current], now, error)
+            release(s, [r.key for batch in untried for r in batch], now, error=error)
 
     async def _send(self, rows: list[OutboxRow], report: DispatchReport) -> None:
         outgoing = self._outgoing(rows)
@@ -149,7 +166,7 @@ class Dispatcher:
             targets=tuple((r.target_id, r.key) for r in rows),
             text=first.text,
             attachments=tuple(_attachment(a) for a in json.loads(first.attachments)),
-            base_dir=self._folders.get(first.playbook),
+            base_dir=self._folders().get(first.playbook),
             expires_at=min(r.expires_at for r in rows),
         )
 

@@ -165,26 +165,25 @@ def claim(session: Session, now: datetime, worker: str, *, limit: int = 10_000) 
     ).all()
     if not due:
         return []
-    session.execute(
-        update(OutboxRow)
-        .where(
-            col(OutboxRow.batch).in_(due),
-            col(OutboxRow.state) == SendState.PLANNED,
-            col(OutboxRow.due_at) <= now,
-        )
-        .values(state=SendState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
-    )
-    return list(
-        session.exec(
-            select(OutboxRow)
+    # RETURNING: exactly the rows this UPDATE took — not rows this worker claimed earlier
+    # at the same instant (a frozen or coarse clock) and still holds.
+    taken = list(
+        session.execute(
+            update(OutboxRow)
             .where(
-                OutboxRow.state == SendState.CLAIMED,
-                OutboxRow.claimed_by == worker,
-                OutboxRow.claimed_at == now,
+                col(OutboxRow.batch).in_(due),
+                col(OutboxRow.state) == SendState.PLANNED,
+                col(OutboxRow.due_at) <= now,
             )
-            .order_by(col(OutboxRow.batch), col(OutboxRow.target_id))
-        ).all()
+            .values(state=SendState.CLAIMED, claimed_by=worker, claimed_at=now, updated_at=now)
+            .returning(col(OutboxRow.key))
+        ).scalars()
     )
+    rows: list[OutboxRow] = []
+    for start in range(0, len(taken), 500):
+        chunk = taken[start : start + 500]
+        rows.extend(session.exec(select(OutboxRow).where(col(OutboxRow.key).in_(chunk))).all())
+    return sorted(rows, key=lambda r: (r.batch, r.target_id))
 
 
 def set_state(

@@ -117,8 +117,14 @@ def plan(
     window: Window,
     policy: SendPolicy,
     checkins: Mapping[str, CheckinSnapshot] | None = None,
+    *,
+    enrol_at: datetime | None = None,
 ) -> Plan:
+    """`enrol_at`: when targets with no recorded enrolment are enrolled (default: the window's
+    start). The daemon plans from a little in the past, to send late what is still fresh,
+    and enrols new groups today."""
     playbooks = [p for p in library.playbooks if p.enabled]
+    enrolling = enrol_at or window.start
     horizon = _horizon(playbooks, window, policy)
     zones = [ZoneInfo(p.timezone or policy.timezone) for p in playbooks]
     memo: dict[tuple[tuple[int, date], ...], list[_Candidate]] = {}
@@ -128,7 +134,7 @@ def plan(
     enrolments: dict[tuple[str, str], date] = {}
     for target in targets:
         signature = tuple(
-            (index, _anchor(playbook, target, window, zones[index], enrolments))
+            (index, _anchor(playbook, target, enrolling, zones[index], enrolments))
             for index, playbook in enumerate(playbooks)
             if matches(playbook.audience, target)
         )
@@ -157,19 +163,19 @@ def plan(
 def _anchor(
     playbook: Playbook,
     target: Target,
-    window: Window,
+    enrolling: datetime,
     tz: ZoneInfo,
     assumed: dict[tuple[str, str], date],
 ) -> date:
-    """Day 1 for this target. A target with no recorded enrolment is enrolled on the window's
-    first day, as the daemon does when it first plans for it (and records in `assumed`)."""
+    """Day 1 for this target. A target with no recorded enrolment is enrolled on the day of
+    `enrolling`, as the daemon does when it first plans for it (and records in `assumed`)."""
     if isinstance(playbook.anchor, date):
         return playbook.anchor
     if playbook.anchor == "group_created" and target.created_at is not None:
         return target.created_at.astimezone(tz).date()
     if playbook.id in target.enrolled:
         return target.enrolled[playbook.id]
-    day = assumed[(target.id, playbook.id)] = window.start.astimezone(tz).date()
+    day = assumed[(target.id, playbook.id)] = enrolling.astimezone(tz).date()
     return day
 
 

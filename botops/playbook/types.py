@@ -12,26 +12,26 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
-_DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
+_DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 
 
 def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str) or not (match := _DURATION.match(value.strip())) or not value:
-        raise ValueError(f"expected a duration like '30m', '2h', '1d' or '1d12h', got {value!r}")
+        raise ValueError(
+            f"expected a duration like '30s', '30m', '2h', '1d' or '1d12h', got {value!r}"
+        )
     parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
-    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"])
+    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
 
 
 def format_duration(value: timedelta) -> str:
-    minutes = int(value.total_seconds()) // 60
+    minutes, secs = divmod(int(value.total_seconds()), 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    text = (
-        (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + (f"{mins}m" if mins else "")
-    )
-    return text or "0m"
+    parts = ((days, "d"), (hours, "h"), (mins, "m"), (secs, "s"))
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0m"
 
 
 def parse_local_time(value: Any) -> time:
@@ -49,7 +49,11 @@ Duration = Annotated[
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^(\d+d)?(\d+h)?(\d+m)?$", "examples": ["30m", "2h", "1d"]}
+        {
+            "type": "string",
+            "pattern": r"^(\d+d)?(\d+h)?(\d+m)?(\d+s)?$",
+            "examples": ["30m", "2h", "1d"],
+        }
     ),
 ]
 

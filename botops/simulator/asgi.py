@@ -56,6 +56,13 @@ def build_app(sim: Simulator) -> Starlette:
                 await asyncio.sleep(fault.seconds)
             elif fault.kind == "drop":
                 return _DropResponse()
+            elif fault.kind == "slow_ack":
+                answer = sim.call(api, query, raw, content_type)
+                await asyncio.sleep(fault.seconds)
+                return JSONResponse(answer)
+            elif fault.kind == "lost_ack":
+                sim.call(api, query, raw, content_type)
+                return _DropResponse()
             elif fault.kind == "http":
                 return JSONResponse({"error": "injected"}, status_code=fault.status)
             else:

@@ -4,6 +4,9 @@
     http      answer HTTP `status` (5xx)
     drop      start an answer, then close the connection (the client sees a broken read)
     latency   wait `seconds`, then answer normally (to trip client timeouts)
+    slow_ack  do the call, then wait `seconds` before answering: WeCom acted, the caller has
+              not heard yet (a crash now is the one the outbox must survive)
+    lost_ack  do the call, then drop the connection: WeCom acted, the caller cannot know
 
 Token revocation is not queued here: it is an action on the token table
 (`Simulator.revoke_tokens`).
@@ -16,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-FaultKind = Literal["errcode", "http", "drop", "latency"]
-KINDS: tuple[FaultKind, ...] = ("errcode", "http", "drop", "latency")
+FaultKind = Literal["errcode", "http", "drop", "latency", "slow_ack", "lost_ack"]
+KINDS: tuple[FaultKind, ...] = ("errcode", "http", "drop", "latency", "slow_ack", "lost_ack")
 
 
 @dataclass(slots=True)

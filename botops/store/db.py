@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,14 +11,15 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-import botops.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from botops.errors import ConfigError
+from botops.store.migrate import upgrade
 
 
 def open_database(url: str) -> Engine:
-    """An engine with every table created. SQLite files get WAL and enforced foreign keys."""
+    """An engine on a database migrated to the current schema (see botops.store.migrate).
+    SQLite files get WAL and enforced foreign keys."""
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with the URL in the message
@@ -28,18 +31,42 @@ def open_database(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
+    try:
+        upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    # WAL: readers (preview, status) never block the writer; NORMAL is durable across
-    # process crashes, which is the failure we design for.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    try:
+        # WAL: readers (preview, status) never block the writer; NORMAL is durable across
+        # process crashes, which is the failure we design for.
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _use_wal(cursor: Any, wait_seconds: float = 30.0) -> None:
+    """Switch the file to WAL (it stays WAL, so later connections only read the mode).
+
+    The switch needs an exclusive lock that SQLite does not wait for: two processes opening
+    a new file together get "database is locked" at once, so retry for a while."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+        return
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager

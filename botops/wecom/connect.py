@@ -7,6 +7,7 @@ and talks to it over real HTTP, so a new user sees the whole system work on the 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ async def connect(
                 config=SimConfig(confirm_after=BUILTIN_CONFIRM_AFTER),
                 clock=clock,
             )
+            # Each botops process gets a fresh in-memory simulator: ids must not repeat what an
+            # earlier process already stored (msgids are primary keys of mass_tasks).
+            simulator.state.counter = secrets.randbelow(10**9) * 10**6
             api_base = stack.enter_context(running_simulator(simulator))
             corp_id, secret = simulator.config.corp_id, simulator.config.secret
             log.warning(

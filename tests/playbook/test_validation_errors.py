@@ -235,7 +235,7 @@ def test_a_valid_playbook_has_no_problems(build):
             ),
             9,
             20,
-            "expected a duration like '30m'",
+            "expected a duration like '30s', '30m'",
             id="bad-duration",
         ),
     ],

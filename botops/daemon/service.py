@@ -1,0 +1,245 @@
+"""`botops run`: the long-running daemon.
+
+One asyncio process: APScheduler (3.x, AsyncIOScheduler) is only the timer — every job reads
+its work from the database — plus the HTTP server (health now; WeCom callbacks later).
+
+    leadership   every 5 s: a standby tries to become leader; a leader checks it still is
+    plan         every daemon.plan_every: reload playbooks if changed, plan into the outbox,
+                 dispatch what is due                                   (leader only)
+    track        every tracking.poll_every: poll WeCom tasks, remind, expire (leader only)
+    sync         every daemon.sync_every: re-sync groups                (leader only)
+
+SIGTERM / SIGINT: stop claiming, let the job in flight finish (at most
+daemon.shutdown_grace), release leadership, stop the server, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC
+from typing import Any
+
+import structlog
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from botops.clock import Clock
+from botops.config import Settings
+from botops.daemon.leader import Leadership, leadership_for
+from botops.daemon.reload import PlaybookSource, ReloadStatus, format_alert
+from botops.daemon.runtime import Runtime, runtime
+from botops.errors import Problem, WeComError
+from botops.playbook.library import PlaybookLibrary
+from botops.sync.groups import sync_groups
+
+log = structlog.get_logger()
+
+LEADERSHIP_EVERY_SECONDS = 5
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop: the daemon, not uvicorn, owns SIGTERM."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve(settings: Settings, clock: Clock, library: PlaybookLibrary) -> int:
+    """Run until SIGTERM/SIGINT. `library` is the validated library at start (the CLI loads
+    it so that a broken checkout fails before anything starts)."""
+    del library  # PlaybookSource loads (and keeps reloading) the same files itself
+    return asyncio.run(Service(settings, clock).run())
+
+
+class Service:
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._busy = asyncio.Lock()  # one leader job at a time; shutdown waits for it
+        self._leader = False
+        self._alerts: list[str] = []
+
+    async def run(self) -> int:
+        settings = self._settings
+        leadership = leadership_for(settings.database_url)  # SQLite: refuses a second daemon
+        source = PlaybookSource(
+            settings.sops_dir, settings.templates_dir, settings.policy, self._rejected, settle=True
+        )
+        async with runtime(settings, self._clock, source.current) as rt:
+            server = _EmbeddedServer(
+                uvicorn.Config(
+                    self._app(rt),
+                    host=settings.server.host,
+                    port=settings.server.port,
+                    log_level="warning",
+                )
+            )
+            server_task = asyncio.create_task(server.serve())
+            scheduler = self._scheduler(rt, source, leadership)
+            scheduler.start()
+            self._install_signal_handlers()
+            log.info(
+                "daemon.started",
+                worker=rt.worker,
+                port=settings.server.port,
+                simulated=rt.wecom.simulated,
+            )
+            await self._stop.wait()
+            await self._shutdown(rt, scheduler, leadership, server, server_task)
+        return 0
+
+    def _scheduler(
+        self, rt: Runtime, source: PlaybookSource, leadership: Leadership
+    ) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        daemon = self._settings.daemon
+        leader_jobs: dict[str, Callable[[], Awaitable[None]]] = {
+            "plan": lambda: self._plan(rt, source),
+            "track": lambda: self._track(rt),
+            "sync": lambda: self._sync(rt),
+        }
+        every = {
+            "plan": daemon.plan_every,
+            "track": self._settings.tracking.poll_every,
+            "sync": daemon.sync_every,
+        }
+
+        # APScheduler awaits a job only when its function is a coroutine function: these are.
+        async def lead() -> None:
+            await self._lead(leadership)
+
+        async def run_leader_job(name: str) -> None:
+            await self._as_leader(leadership, leader_jobs[name])
+
+        async def start() -> None:  # take leadership, then sync and plan at once
+            await lead()
+            await run_leader_job("sync")
+            await run_leader_job("plan")
+
+        # Explicit ids, one instance each, missed runs coalesced: a timer, not a queue.
+        options: dict[str, Any] = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+        scheduler.add_job(
+            lead, "interval", seconds=LEADERSHIP_EVERY_SECONDS, id="leadership", **options
+        )
+        for name, interval in every.items():
+            scheduler.add_job(
+                run_leader_job,
+                "interval",
+                args=[name],
+                seconds=interval.total_seconds(),
+                id=name,
+                **options,
+            )
+        scheduler.add_job(start, id="start")
+        return scheduler
+
+    async def _lead(self, leadership: Leadership) -> None:
+        if self._leader:
+            if not await leadership.still_leader():
+                self._leader = False
+                log.error("daemon.leadership_lost")
+        elif not self._stop.is_set() and await leadership.acquire():
+            self._leader = True
+            log.info("daemon.leader")
+
+    async def _as_leader(self, leadership: Leadership, work: Callable[[], Awaitable[None]]) -> None:
+        if not self._leader or self._stop.is_set():
+            return
+        async with self._busy:
+            # Checked right before acting: a partitioned ex-leader must not send.
+            if not await leadership.still_leader():
+                self._leader = False
+                log.error("daemon.leadership_lost")
+                return
+            try:
+                await work()
+            except WeComError as exc:  # logged, retried by the next run of the job
+                log.error("daemon.job_failed", error=str(exc))
+
+    async def _plan(self, rt: Runtime, source: PlaybookSource) -> None:
+        reload = source.refresh()
+        if reload.status is ReloadStatus.APPLIED:
+            log.info(
+                "daemon.playbooks_reloaded",
+                added=reload.added,
+                changed=reload.changed,
+                removed=reload.removed,
+            )
+        await self._send_alerts(rt)
+        await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
+        await rt.dispatcher.dispatch()
+
+    async def _track(self, rt: Runtime) -> None:
+        await rt.cycle.track()
+
+    async def _sync(self, rt: Runtime) -> None:
+        report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
+        log.info(
+            "daemon.synced",
+            new=len(report.new),
+            changed=len(report.changed),
+            errors=len(report.errors),
+        )
+
+    def _rejected(self, problems: Sequence[Problem]) -> None:
+        """An invalid playbook change: the last good version keeps running; tell ops."""
+        for problem in problems:
+            log.error("daemon.playbooks_rejected", problem=str(problem))
+        self._alerts.append(format_alert(problems))
+
+    async def _send_alerts(self, rt: Runtime) -> None:
+        key = self._settings.alerts.robot_key
+        while self._alerts:
+            text = self._alerts.pop(0)
+            if key is None:
+                log.warning("daemon.alert_not_sent", hint="set alerts.robot_key to receive alerts")
+                continue
+            try:
+                await rt.wecom.robots.send_markdown(key.get_secret_value(), text)
+            except WeComError as exc:
+                log.error("daemon.alert_failed", error=str(exc))
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+
+    async def _shutdown(
+        self,
+        rt: Runtime,
+        scheduler: AsyncIOScheduler,
+        leadership: Leadership,
+        server: uvicorn.Server,
+        server_task: asyncio.Task[None],
+    ) -> None:
+        log.info("daemon.stopping")
+        rt.dispatcher.drain()
+        scheduler.shutdown(wait=False)
+        try:
+            async with asyncio.timeout(self._settings.daemon.shutdown_grace.total_seconds()):
+                async with self._busy:  # the job in flight finishes
+                    pass
+        except TimeoutError:
+            log.error("daemon.shutdown_grace_exceeded")  # claimed rows are reconciled at start
+        await leadership.release()
+        server.should_exit = True
+        await server_task
+        log.info("daemon.stopped")
+
+    def _app(self, rt: Runtime) -> Starlette:
+        async def healthz(_: Request) -> JSONResponse:
+            return JSONResponse({"status": "ok"})
+
+        async def readyz(_: Request) -> JSONResponse:
+            return JSONResponse({"status": "ready", "leader": self._leader, "worker": rt.worker})
+
+        return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])

@@ -1,0 +1,60 @@
+"""Logging, configured once per command: structlog to standard error (standard output is for
+reports and JSON), JSON lines when not on a terminal, readable console lines otherwise,
+secrets redacted last, just before rendering."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from botops.wecom.redact import install_stdlib_redaction, redact_secrets
+
+
+class _Stderr:
+    """Writes to whatever `sys.stderr` is at the time: a stream bound at configure time goes
+    stale when someone (a test harness, an embedding program) swaps it."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+class _StderrHandler(logging.StreamHandler[Any]):
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def configure(level: int = logging.INFO) -> None:
+    tty = sys.stderr.isatty()
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=True)
+        if tty
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact_secrets,  # tracebacks are scrubbed too
+            renderer,
+        ],
+        logger_factory=lambda *_: _Stderr(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=False,
+    )
+    # httpx and uvicorn log through the standard library: same stream, same redaction.
+    root = logging.getLogger()
+    root.handlers = [_StderrHandler()]
+    root.setLevel(max(level, logging.WARNING))
+    install_stdlib_redaction()

@@ -1,0 +1,353 @@
+"""The outbox's state changes, straight on a real SQLite file, with plans from the real
+loader and planner: insert-or-ignore, playbook updates, cancellations, enrolments, claims
+and missed sends."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from botops.outbox.queue import claim, enqueue, mark_missed, set_state
+from botops.planning.planner import Plan, Window, plan
+from botops.planning.policy import SendPolicy
+from botops.planning.targets import Target
+from botops.playbook.library import PlaybookLibrary
+from botops.store.db import session
+from botops.store.models import Enrolment, OutboxRow, SendState
+from tests.helpers import SHANGHAI, local
+
+POLICY = SendPolicy.model_validate(
+    {"quiet_hours": None, "receive_cap": {"period": "day", "limit": 10}}
+)
+OWNERS = {1: "zhangsan", 2: "zhangsan", 3: "zhangsan", 4: "lisi", 5: "lisi"}
+
+
+def group(n: int, enrolled: dict[str, date] | None = None) -> Target:
+    return Target(
+        f"wrG{n:04d}",
+        f"打卡{n}群",
+        OWNERS[n],
+        frozenset({"打卡"}),
+        datetime(2026, 1, 1, tzinfo=SHANGHAI),
+        50,
+        enrolled=enrolled or {},
+    )
+
+
+GROUPS = [group(n) for n in OWNERS]
+
+
+def camp(
+    *, morning: str = "早安", evening: str | None = "晚安", anchor: str = "2026-03-01"
+) -> dict[str, str]:
+    steps = (
+        "  - id: morning\n"
+        "    schedule: {days: {from: 1, to: 30}, time: '09:00'}\n"
+        f'    text: "{morning} 第{{{{ day }}}}天"\n'
+    )
+    if evening is not None:
+        steps += (
+            "  - id: evening\n"
+            "    schedule: {days: {from: 1, to: 30}, time: '20:00'}\n"
+            f'    text: "{evening} 第{{{{ day }}}}天"\n'
+        )
+    return {
+        "camp.yaml": f"id: camp\nname: 打卡营\nanchor: {anchor}\n"
+        f"audience: {{tags: {{any: [打卡]}}}}\nsteps:\n{steps}"
+    }
+
+
+def days(start: str, n: int) -> Window:
+    begin = local(f"{start} 00:00")
+    return Window(begin, begin + timedelta(days=n))
+
+
+def library_of(build, playbooks: dict[str, str]) -> PlaybookLibrary:
+    library: PlaybookLibrary
+    library, problems = build(playbooks)
+    assert not [p for p in problems if p.severity == "error"], problems
+    return library
+
+
+def planned(library: PlaybookLibrary, window: Window, targets=GROUPS, **options) -> Plan:
+    return plan(library, targets, window, POLICY, **options)
+
+
+def write(engine: Engine, library: PlaybookLibrary, the_plan: Plan, now: datetime):
+    versions = {p.id: library.digest(p.id) for p in library.playbooks}
+    with session(engine) as s:
+        return enqueue(s, the_plan, versions, now)
+
+
+def rows(engine: Engine) -> dict[str, OutboxRow]:
+    with session(engine) as s:
+        return {r.key: r for r in s.exec(select(OutboxRow)).all()}
+
+
+def snapshot(engine: Engine) -> dict[str, dict[str, object]]:
+    return {key: row.model_dump() for key, row in rows(engine).items()}
+
+
+def at(row: OutboxRow) -> str:
+    return row.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def test_enqueue_is_insert_or_ignore(build, engine):
+    library = library_of(build, camp())
+    the_plan = planned(library, days("2026-03-02", 3))
+    now = local("2026-03-01 23:00")
+
+    first = write(engine, library, the_plan, now)
+    assert first.inserted == len(the_plan.sends) == 3 * 2 * len(GROUPS)
+    assert (first.updated, first.cancelled) == (0, [])
+    before = snapshot(engine)
+    assert {r["state"] for r in before.values()} == {SendState.PLANNED}
+    assert set(before) == {s.key for s in the_plan.sends}
+
+    # The same plan again, later, and a freshly computed identical one: nothing changes.
+    again = write(engine, library, the_plan, now + timedelta(minutes=1))
+    recomputed = write(engine, library, planned(library, days("2026-03-02", 3)), now)
+    for report in (again, recomputed):
+        assert (report.inserted, report.updated, report.cancelled) == (0, 0, [])
+    assert snapshot(engine) == before
+
+
+def claimed_and_submitted(engine: Engine, now: datetime) -> tuple[list[str], list[str]]:
+    """Claim what is due at `now`; one of its batches goes on to be submitted."""
+    with session(engine) as s:
+        taken = claim(s, now, "worker-1")
+    batches = sorted({r.batch for r in taken})
+    assert len(batches) == 2  # zhangsan's and lisi's
+    submitted = [r.key for r in taken if r.batch == batches[0]]
+    with session(engine) as s:
+        set_state(s, submitted, SendState.SUBMITTED, now, msgid="msgSUBMITTED")
+    return [r.key for r in taken if r.batch != batches[0]], submitted
+
+
+def test_a_changed_playbook_updates_only_planned_future_rows(build, engine):
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 4)), local("2026-03-01 23:00"))
+    now = local("2026-03-03 12:00")
+    claimed, submitted = claimed_and_submitted(engine, now)  # the 03-03 09:00 sends
+    before = rows(engine)
+
+    changed = library_of(build, camp(morning="早上好", evening="晚上好"))
+    assert changed.digest("camp") != library.digest("camp")
+    report = write(engine, changed, planned(changed, days("2026-03-02", 3)), now)
+
+    after = rows(engine)
+    refreshed = {
+        k
+        for k, r in before.items()
+        if r.state == SendState.PLANNED and now <= r.due_at < local("2026-03-05 00:00")
+    }
+    assert {at(before[k]) for k in refreshed} == {"03-03 20:00", "03-04 09:00", "03-04 20:00"}
+    assert (report.inserted, report.updated, report.cancelled) == (0, len(refreshed), [])
+    for key, row in after.items():
+        old = before[key]
+        if key in refreshed:
+            assert row.text.startswith(("早上好", "晚上好")), row.text
+            assert row.playbook_version == changed.digest("camp")
+            assert row.state == SendState.PLANNED
+        else:  # claimed, submitted, past, or beyond the new window: as they were
+            assert row.model_dump() == old.model_dump(), key
+            assert row.text.startswith(("早安", "晚安"))
+    assert {after[k].state for k in claimed} == {SendState.CLAIMED}
+    assert {after[k].state for k in submitted} == {SendState.SUBMITTED}
+    assert {at(after[k]) for k in after if k not in refreshed} == {
+        "03-02 09:00",
+        "03-02 20:00",
+        "03-03 09:00",
+        "03-05 09:00",
+        "03-05 20:00",
+    }
+
+
+def test_sends_gone_from_the_plan_are_cancelled_only_when_planned_and_future(build, engine):
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 4)), local("2026-03-01 23:00"))
+    now = local("2026-03-03 12:00")
+    claimed, submitted = claimed_and_submitted(engine, now)
+    before = rows(engine)
+
+    # The evening step is removed, and wrG0005 left the audience (lost its tag).
+    smaller = library_of(build, camp(evening=None))
+    report = write(engine, smaller, planned(smaller, days("2026-03-02", 3), GROUPS[:4]), now)
+
+    after = rows(engine)
+    expected = {
+        k
+        for k, r in before.items()
+        if now <= r.due_at < local("2026-03-05 00:00")
+        and (r.step == "evening" or r.target_id == "wrG0005")
+    }
+    assert {(at(before[k]), before[k].step) for k in expected} == {
+        ("03-03 20:00", "evening"),
+        ("03-04 09:00", "morning"),
+        ("03-04 20:00", "evening"),
+    }
+    # Removing a step changed the playbook: the morning sends that stay take the new version.
+    kept = {
+        k
+        for k, r in before.items()
+        if r.state == SendState.PLANNED and now <= r.due_at < local("2026-03-05 00:00")
+    } - expected
+    assert {at(before[k]) for k in kept} == {"03-04 09:00"}
+    assert sorted(report.cancelled) == sorted(expected)
+    assert (report.inserted, report.updated) == (0, len(kept))
+    for key, row in after.items():
+        if key in expected:
+            assert (row.state, row.error) == (SendState.CANCELLED, "no longer in the plan")
+            assert row.updated_at == now
+        elif key in kept:
+            assert (row.state, row.text) == (SendState.PLANNED, before[key].text)
+            assert row.playbook_version == smaller.digest("camp")
+        else:
+            assert row.model_dump() == before[key].model_dump(), key
+    # Not cancelled: yesterday's evening send (past), wrG0005's claimed morning send, the
+    # submitted batch, and what lies beyond the window planned now.
+    assert after["camp:evening:wrG0001:2026-03-02"].state == SendState.PLANNED
+    gone_group = [k for k in claimed + submitted if "wrG0005" in k]
+    assert [after[k].state for k in gone_group] in (
+        [SendState.CLAIMED],
+        [SendState.SUBMITTED],
+    )
+    assert {after[k].state for k in after if at(after[k]).startswith("03-05")} == {
+        SendState.PLANNED
+    }
+
+
+def test_enrolments_the_plan_assumed_are_recorded_once(build, engine):
+    library = library_of(build, camp(anchor="enrolled"))
+    first = planned(library, days("2026-03-02", 2), enrol_at=local("2026-03-02 08:00"))
+    assert first.enrolments == {(g.id, "camp"): date(2026, 3, 2) for g in GROUPS}
+    write(engine, library, first, local("2026-03-02 08:00"))
+    with session(engine) as s:
+        recorded = {(e.target_id, e.playbook_id): e for e in s.exec(select(Enrolment)).all()}
+    assert {k: e.day_one for k, e in recorded.items()} == first.enrolments
+    assert {e.enrolled_at for e in recorded.values()} == {local("2026-03-02 08:00")}
+
+    # A plan that assumed another Day 1 (a replica that had not seen the first) changes
+    # nothing already recorded.
+    other = planned(library, days("2026-03-05", 1), enrol_at=local("2026-03-05 08:00"))
+    write(engine, library, other, local("2026-03-05 08:00"))
+    with session(engine) as s:
+        again = {(e.target_id, e.playbook_id): e.day_one for e in s.exec(select(Enrolment)).all()}
+    assert again == first.enrolments
+
+    # Targets carrying the recorded enrolment count days from it and assume nothing.
+    enrolled = [group(n, {"camp": date(2026, 3, 2)}) for n in OWNERS]
+    later = planned(library, days("2026-03-03", 1), enrolled, enrol_at=local("2026-03-03 08:00"))
+    assert later.enrolments == {}
+    assert {s.day for s in later.sends} == {2}
+
+
+def test_claim_takes_whole_batches_and_never_a_row_twice(build, engine):
+    library = library_of(build, camp())
+    the_plan = planned(library, days("2026-03-02", 2))
+    write(engine, library, the_plan, local("2026-03-01 23:00"))
+    now = local("2026-03-02 09:05")
+    batches: dict[str, set[str]] = {}
+    for send in the_plan.sends:
+        if at_local(send.at) == "03-02 09:00":
+            batches.setdefault(send.batch or "", set()).add(send.key)
+    assert sorted(len(b) for b in batches.values()) == [2, 3]
+
+    with session(engine) as s:
+        one = claim(s, now, "worker-1", limit=1)
+    with session(engine) as s:
+        other = claim(s, now, "worker-2")
+    with session(engine) as s:
+        nothing = claim(s, now, "worker-3")
+    with session(engine) as s:
+        same_worker_again = claim(s, now, "worker-1")
+    with session(engine) as s:
+        later_again = claim(s, now + timedelta(minutes=1), "worker-1")
+
+    assert len({r.batch for r in one}) == len({r.batch for r in other}) == 1
+    assert {(r.state, r.claimed_at) for r in one + other} == {(SendState.CLAIMED, now)}
+    assert {r.key for r in one} == batches[one[0].batch]  # the whole batch
+    assert {r.key for r in other} == batches[other[0].batch]
+    assert {r.key for r in one}.isdisjoint(r.key for r in other)
+    assert nothing == same_worker_again == later_again == []
+    state = rows(engine)
+    for row in one + other:
+        stored = state[row.key]
+        assert (stored.state, stored.claimed_at) == (SendState.CLAIMED, now)
+        assert stored.claimed_by == row.claimed_by
+    assert {state[r.key].claimed_by for r in one} == {"worker-1"}
+    assert {state[r.key].claimed_by for r in other} == {"worker-2"}
+    # Nothing that is not yet due was taken.
+    assert {r.state for r in state.values() if r.due_at > now} == {SendState.PLANNED}
+
+
+def test_one_worker_claiming_twice_at_the_same_instant_gets_each_row_once(build, engine):
+    """A frozen clock (run --once --now, tests) or a coarse one gives two claims of one
+    worker the same claimed_at: the second must return only what it took itself."""
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 1)), local("2026-03-01 23:00"))
+    now = local("2026-03-02 09:05")
+    with session(engine) as s:
+        first = claim(s, now, "worker-1", limit=1)
+    with session(engine) as s:
+        second = claim(s, now, "worker-1", limit=1)
+    with session(engine) as s:
+        third = claim(s, now, "worker-1", limit=1)
+
+    assert len({r.batch for r in first}) == len({r.batch for r in second}) == 1
+    assert {r.key for r in first}.isdisjoint(r.key for r in second)
+    assert len(first) + len(second) == len(GROUPS)
+    assert third == []
+
+
+def at_local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def test_claim_skips_expired_sends(build, engine):
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 1)), local("2026-03-01 23:00"))
+    with session(engine) as s:
+        taken = claim(s, local("2026-03-02 20:30"), "worker-1")
+    assert {at(r) for r in taken} == {"03-02 20:00"}  # 09:00 expired at 15:00
+
+
+def test_mark_missed_only_planned_rows_past_their_expiry(build, engine):
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 2)), local("2026-03-01 23:00"))
+    due = local("2026-03-02 09:00")
+    with session(engine) as s:
+        taken = claim(s, due, "worker-dead")
+    zhangsan = [r.key for r in taken if r.sender == "zhangsan"]
+    with session(engine) as s:
+        set_state(s, zhangsan, SendState.SUBMITTED, due, msgid="msgX")
+    now = local("2026-03-03 10:00")
+
+    with session(engine) as s:
+        missed = mark_missed(s, now)
+    with session(engine) as s:
+        again = mark_missed(s, now)
+
+    after = rows(engine)
+    assert {at(after[k]) for k in missed} == {"03-02 20:00"}  # expired at 03-03 02:00
+    assert len(missed) == len(GROUPS)
+    assert again == []
+    for key in missed:
+        row = after[key]
+        assert (row.state, row.updated_at) == (SendState.MISSED, now)
+        assert row.error == (
+            "due 2026-03-02 12:00 UTC, not sent before expires_after (2026-03-02 18:00 UTC)"
+        )
+    # Claimed and submitted rows past their expiry belong to the dispatcher and the tracker.
+    assert sorted(after[r.key].state for r in taken) == sorted(
+        [SendState.SUBMITTED] * 3 + [SendState.CLAIMED] * 2
+    )
+    # Not yet expired: 03-03 09:00 expires at 15:00 exactly, and is missed from then on.
+    assert {r.state for r in after.values() if at(r) >= "03-03"} == {SendState.PLANNED}
+    with session(engine) as s:
+        assert mark_missed(s, local("2026-03-03 14:59")) == []
+    with session(engine) as s:
+        at_expiry = mark_missed(s, local("2026-03-03 15:00"))
+    assert {at(after[k]) for k in at_expiry} == {"03-03 09:00"}
