@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 ## The main job on embedded defaults (SQLite in data/, the built-in WeCom simulator when no
-## credentials are configured): validate, sync the groups, tag them, preview the week.
+## credentials are configured): validate, sync and tag the groups, preview the week, then run
+## the daemon until Ctrl-C.
 run: $(STAMP)
 	$(BIN)/botops validate
 	$(BIN)/botops sync
 	$(BIN)/botops groups import examples/groups.yaml
 	$(BIN)/botops preview --days 7
+	$(BIN)/botops run
 
 ## The whole test suite: lint, types, then pytest (with a throwaway PostgreSQL server).
 test: $(STAMP) lint
