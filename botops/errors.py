@@ -4,12 +4,20 @@
     ├── ConfigError                 a setting is missing or wrong (names the key)
     ├── PlaybookError               playbooks or templates do not validate (carries Problems)
     ├── TargetsError                a groups/targets file is malformed
+    ├── UnknownGroupError           (store.groups) no such group in the store
+    ├── InvalidTagError             (store.groups) an empty or malformed tag
+    ├── AttachmentError             (senders.base) an attachment WeCom would not accept
+    ├── LeadershipError             (daemon.leader) another daemon holds the SQLite database
     └── WeComError                  WeCom answered with an error or could not be reached
         ├── WeComConfigError        bad corp id / secret, API not permitted: fix the config
         ├── WeComRetryableError     busy, rate limited, 5xx, network: worth another try
+        │   ├── TokenExpired        (wecom.responses) 40014/42001: refetch the token once
+        │   └── OutcomeUnknown      (wecom.responses) the request may have taken effect:
+        │                           never resent blindly, reconciled instead
         └── WeComRejectedError      a permanent rejection of this request (errcode, errmsg)
 
-Domain code raises these; only the CLI turns them into exit codes and messages.
+Errors that belong to one package are defined there (named in brackets). Domain code raises
+them; only the CLI turns them into exit codes and messages.
 """
 
 from __future__ import annotations
