@@ -11,6 +11,8 @@ from botops.errors import Problem
 from botops.playbook.library import PlaybookLibrary, load_library
 from tests.helpers import write_tree
 
+pytest_plugins = ["tests.simulated_wecom"]
+
 Build = Callable[..., tuple[PlaybookLibrary, list[Problem]]]
 
 

@@ -6,20 +6,16 @@ Each test steers the simulator between syncs through its Python API (`sim.state`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
 
 from botops.clock import FrozenClock
 from botops.simulator import Simulator
 from botops.simulator.model import EXTERNAL, Member
-from botops.simulator.server import running_simulator
 from botops.simulator.testing import FakeTime
-from botops.store.db import open_database
 from botops.wecom.client import WeComClient
 from botops.wecom.retry import RetryPolicy
 
@@ -40,11 +36,6 @@ CHAT_IDS = [g["chat_id"] for g in GROUPS]
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(START)
 
@@ -52,12 +43,6 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def sim(clock: FrozenClock) -> Simulator:
     return Simulator.from_groups(GROUPS, clock=clock)
-
-
-@pytest.fixture
-def base_url(sim: Simulator) -> Iterator[str]:
-    with running_simulator(sim) as url:
-        yield url
 
 
 @pytest.fixture
@@ -76,13 +61,6 @@ def make_client(base_url: str, sim: Simulator, clock: FrozenClock) -> Callable[.
         return WeComClient(base_url, sim.config.corp_id, sim.config.secret, **options)
 
     return _make
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
-    yield engine
-    engine.dispose()
 
 
 # --- steering the simulator (what happens in WeCom between two syncs) ---------------------

@@ -1,13 +1,3 @@
-"""Fixtures: see tests/senders/support.py."""
+"""Fixtures: tests/simulated_wecom.py, with the seed of tests/senders/support.py."""
 
-from tests.senders.support import (  # noqa: F401  (fixtures are found by name)
-    anyio_backend,
-    base_url,
-    clock,
-    engine,
-    fake_time,
-    make_client,
-    make_robot,
-    sim,
-    sim_config,
-)
+from tests.senders.support import sim  # noqa: F401  (a fixture, found by name)

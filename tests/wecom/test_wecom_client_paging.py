@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from botops.simulator import Simulator
-from tests.wecom.conftest import make_groups
+from tests.simulated_wecom import make_groups
 
 pytestmark = pytest.mark.anyio
 LIST = "externalcontact/groupchat/list"
