@@ -51,6 +51,8 @@ class MessageSpec:
     # Whether the text can differ between targets of one occurrence. When it cannot, the
     # planner renders once per occurrence, segment and check-in snapshot and shares the text.
     per_target: bool = True
+    # Template files it includes/imports/extends (transitively); None: any, decided at render.
+    references: frozenset[str] | None = frozenset()
 
 
 class PlaybookLibrary:
@@ -94,8 +96,11 @@ def load_library(
                 item_problems.extend(spec_problems)
                 if spec is not None:
                     messages[(item.playbook.id, step.id, segment)] = spec
+                    # The version covers every template file the message can use.
                     if spec.name is not None:
                         used.add(spec.name)
+                    refs = spec.references
+                    used |= refs if refs is not None else templates.all_names()
         problems.extend(item_problems)
         if not any(p.severity == "error" for p in item_problems):
             good.append(item)
@@ -131,7 +136,8 @@ def _compile(
         template = templates.get(name, text)
         variables = templates.variables(name, text)
         per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
-        spec = MessageSpec(template, name, attachments, per_target)
+        references = templates.references(name, text)
+        spec = MessageSpec(template, name, attachments, per_target, references)
         for day, occurrence in _sample_days(item.playbook, step):
             context = _sample_context(item.playbook, step, segment, day, occurrence)
             rendered = Templates.render(template, context, name)

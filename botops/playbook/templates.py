@@ -106,11 +106,37 @@ class Templates:
     def variables(self, name: str | None, text: str | None) -> frozenset[str] | None:
         """The context variables a template reads, or None when that cannot be known (it
         includes, imports or extends another template)."""
-        source = text if text is not None else self.env.loader.get_source(self.env, name or "")[0]  # type: ignore[union-attr]
+        source = self._source(name, text)
         tree = self.env.parse(source)
         if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
             return None
         return frozenset(meta.find_undeclared_variables(tree))
+
+    def references(self, name: str | None, text: str | None) -> frozenset[str] | None:
+        """The template files this one includes, imports or extends, transitively; None when
+        a name is computed at render time (then any template may be used)."""
+        seen: set[str] = set()
+        pending: list[tuple[str | None, str | None]] = [(name, text)]
+        while pending:
+            current, inline = pending.pop()
+            source = self._source(current, inline)
+            for ref in meta.find_referenced_templates(self.env.parse(source)):
+                if ref is None:
+                    return None
+                if ref not in seen:
+                    seen.add(ref)
+                    pending.append((ref, None))
+        return frozenset(seen)
+
+    def _source(self, name: str | None, text: str | None) -> str:
+        if text is not None:
+            return text
+        assert self.env.loader is not None
+        assert name is not None
+        return self.env.loader.get_source(self.env, name)[0]
+
+    def all_names(self) -> frozenset[str]:
+        return frozenset(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
 
     def source_path(self, name: str) -> Path:
         return self.root / name

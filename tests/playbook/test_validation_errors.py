@@ -335,3 +335,15 @@ def test_quiet_hours_warning_says_what_will_happen(build, tmp_path, time, expire
     [warning] = problems
     assert warning.severity == "warning"
     assert warning.message == f"{time} is inside quiet hours 22:00-07:00; {outcome}"
+
+
+def test_a_playbook_version_covers_included_templates(build, tmp_path):
+    included = BASE.replace('    text: "你好 {{ group.name }}"', "    template: outer.j2")
+    other = BASE.replace("id: demo", "id: other")
+    files = {"outer.j2": "{% include 'parts/inner.j2' %}", "parts/inner.j2": "内层 v1"}
+    library, _ = build({"demo.yaml": included, "other.yaml": other}, files)
+    before = (library.digest("demo"), library.digest("other"))
+    (tmp_path / "templates" / "parts" / "inner.j2").write_text("内层 v2", encoding="utf-8")
+    library, _ = build({"demo.yaml": included, "other.yaml": other}, {})
+    assert library.digest("demo") != before[0]  # the included file changed
+    assert library.digest("other") == before[1]  # a playbook not using it did not
