@@ -42,6 +42,7 @@ from botops.sync.groups import sync_groups
 log = structlog.get_logger()
 
 LEADERSHIP_EVERY_SECONDS = 5
+CANCEL_GRACE_SECONDS = 5.0
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -155,6 +156,8 @@ class Service:
         if not self._leader or self._stop.is_set():
             return
         async with self._busy:
+            if self._stop.is_set():  # SIGTERM came while this job waited for the one before
+                return
             # Checked right before acting: a partitioned ex-leader must not send.
             if not await leadership.still_leader():
                 self._leader = False
@@ -223,17 +226,26 @@ class Service:
     ) -> None:
         log.info("daemon.stopping")
         rt.dispatcher.drain()
-        scheduler.shutdown(wait=False)
-        try:
-            async with asyncio.timeout(self._settings.daemon.shutdown_grace.total_seconds()):
-                async with self._busy:  # the job in flight finishes
-                    pass
-        except TimeoutError:
+        # Pause, not shutdown: APScheduler 3's AsyncIOExecutor.shutdown() cancels the
+        # coroutine jobs still running, which would abort the WeCom call in flight.
+        scheduler.pause()
+        finished = await self._idle(self._settings.daemon.shutdown_grace.total_seconds())
+        scheduler.shutdown(wait=False)  # cancels a job that outlived the grace
+        if not finished:
             log.error("daemon.shutdown_grace_exceeded")  # claimed rows are reconciled at start
+            await self._idle(CANCEL_GRACE_SECONDS)  # let it disown its batch before we go
         await leadership.release()
         server.should_exit = True
         await server_task
         log.info("daemon.stopped")
+
+    async def _idle(self, seconds: float) -> bool:
+        """Wait until no leader job runs (the one in flight finishes); False after `seconds`."""
+        try:
+            async with asyncio.timeout(seconds), self._busy:
+                return True
+        except TimeoutError:
+            return False
 
     def _app(self, rt: Runtime) -> Starlette:
         async def healthz(_: Request) -> JSONResponse:
