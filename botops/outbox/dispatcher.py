@@ -14,7 +14,6 @@ leaves the rows claimed but disowned, so the next round reconciles them instead 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +26,8 @@ from sqlmodel import Session, col
 
 from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
-from botops.outbox.queue import claim, mark_missed, release, set_state
+from botops.outbox.queue import claim, mark_missed, outgoing_for, release, set_state
 from botops.outbox.reconcile import ReconcileReport, reconcile
-from botops.playbook.model import Attachment
 from botops.senders.base import AttachmentError, CreatedTask, Outgoing, Sender
 from botops.store.db import session
 from botops.store.models import OutboxRow, SendState
@@ -156,24 +154,7 @@ class Dispatcher:
         )
 
     def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
-        first = rows[0]
-        return Outgoing(
-            batch=first.batch,
-            playbook=first.playbook,
-            step=first.step,
-            sender=first.sender,
-            chat_type="group" if first.target_kind == "group" else "single",
-            targets=tuple((r.target_id, r.key) for r in rows),
-            text=first.text,
-            attachments=tuple(_attachment(a) for a in json.loads(first.attachments)),
-            base_dir=self._folders().get(first.playbook),
-            expires_at=min(r.expires_at for r in rows),
-        )
-
-
-def _attachment(payload: dict[str, object]) -> Attachment:
-    kind = str(payload["msgtype"])
-    return Attachment.model_validate({kind: payload[kind]})
+        return outgoing_for(rows, self._folders().get(rows[0].playbook))
 
 
 def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:

@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,6 +23,8 @@ from sqlmodel import Session, col, select
 
 from botops.planning.planner import Plan
 from botops.planning.sends import PlannedSend, attachment_payload
+from botops.playbook.model import Attachment
+from botops.senders.base import Outgoing
 from botops.store.models import Enrolment, OutboxRow, SendState
 
 FINAL = frozenset(
@@ -238,3 +242,25 @@ def stale_claims(session: Session, worker: str) -> list[OutboxRow]:
             .order_by(col(OutboxRow.batch), col(OutboxRow.target_id))
         ).all()
     )
+
+
+def outgoing_for(rows: Sequence[OutboxRow], base_dir: Path | None = None) -> Outgoing:
+    """The claimed rows of one batch as what a sender takes (and a task record describes)."""
+    first = rows[0]
+    return Outgoing(
+        batch=first.batch,
+        playbook=first.playbook,
+        step=first.step,
+        sender=first.sender,
+        chat_type="group" if first.target_kind == "group" else "single",
+        targets=tuple((r.target_id, r.key) for r in rows),
+        text=first.text,
+        attachments=tuple(_attachment(a) for a in json.loads(first.attachments)),
+        base_dir=base_dir,
+        expires_at=min(r.expires_at for r in rows),
+    )
+
+
+def _attachment(payload: dict[str, Any]) -> Attachment:
+    kind = str(payload["msgtype"])
+    return Attachment.model_validate({kind: payload[kind]})

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from botops.outbox.queue import release, set_state, stale_claims
+from botops.outbox.queue import outgoing_for, release, set_state, stale_claims
 from botops.store.db import session
 from botops.store.models import MassTask, OutboxRow, SendState
 from botops.store.tasks import record_task
@@ -54,10 +54,6 @@ class _Batch:
     @property
     def keys(self) -> list[str]:
         return [r.key for r in self.rows]
-
-    @property
-    def targets(self) -> tuple[tuple[str, str], ...]:
-        return tuple((r.target_id, r.key) for r in self.rows)
 
 
 async def reconcile(
@@ -119,48 +115,6 @@ def _text(message: GroupMsg) -> str:
 
 
 def _record(s: Session, batch: _Batch, msgid: str, now: datetime) -> None:
-    first = batch.first
-    record_task(
-        s,
-        msgid=msgid,
-        source=_Source(first, batch.targets),
-        targets=[target for target, _ in batch.targets],
-        created_at=now.astimezone(UTC),
-    )
+    outgoing = outgoing_for(batch.rows)
+    record_task(s, msgid=msgid, source=outgoing, targets=outgoing.target_ids, created_at=now)
     set_state(s, batch.keys, SendState.SUBMITTED, now, msgid=msgid)
-
-
-@dataclass(frozen=True)
-class _Source:
-    """What record_task needs to know about the batch (a `store.tasks.TaskSource`)."""
-
-    row: OutboxRow
-    targets: tuple[tuple[str, str], ...]
-
-    @property
-    def batch(self) -> str:
-        return self.row.batch
-
-    @property
-    def playbook(self) -> str:
-        return self.row.playbook
-
-    @property
-    def step(self) -> str:
-        return self.row.step
-
-    @property
-    def sender(self) -> str:
-        return self.row.sender
-
-    @property
-    def chat_type(self) -> str:
-        return "group" if self.row.target_kind == "group" else "single"
-
-    @property
-    def text(self) -> str:
-        return self.row.text
-
-    @property
-    def expires_at(self) -> datetime | None:
-        return self.row.expires_at
