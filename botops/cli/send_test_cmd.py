@@ -34,6 +34,7 @@ from botops.senders.base import Outgoing, Receipt
 from botops.senders.robot import RobotSender, load_robot_keys
 from botops.senders.wecom_mass import WeComMassSender
 from botops.store.db import open_database, session
+from botops.store.groups import targets as stored_targets
 from botops.store.media import DbMediaStore
 from botops.store.tasks import StoreTaskRecorder
 from botops.wecom.connect import WeCom, connect
@@ -138,16 +139,10 @@ def _playbook_id(library: PlaybookLibrary, given: str) -> str:
 def _groups(args: argparse.Namespace, settings: Settings) -> list[Target]:
     if args.groups is not None:
         return load_targets(args.groups)
-    try:
-        from botops.store import groups as stored  # filled by `botops sync`
-    except ModuleNotFoundError as exc:
-        if exc.name != "botops.store.groups":
-            raise
-        raise TargetsError("no local group store in this version: pass --groups FILE") from None
     engine = open_database(settings.database_url)
     try:
         with session(engine) as s:
-            found: list[Target] = stored.targets(s)
+            found = stored_targets(s)
     finally:
         engine.dispose()
     return found
@@ -171,8 +166,8 @@ async def _send(args: argparse.Namespace, settings: Settings, clock: Clock, test
 
 
 async def _via_mass(wecom: WeCom, settings: Settings, clock: Clock, test: _Test) -> Receipt:
-    # A throwaway simulator's msgids and media_ids mean nothing later: keep them out of the
-    # database (the next built-in simulator would even hand out the same ids again).
+    # A throwaway simulator's msgids and media_ids mean nothing to a later process: keep them
+    # out of the database, where the tracker would poll a task no WeCom knows.
     engine = None if wecom.simulated else open_database(settings.database_url)
     try:
         store: MediaStore | None = DbMediaStore(engine) if engine else None
