@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from botops.store.types import UtcDateTime
@@ -197,3 +198,64 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = 0
     error: str = ""
     updated_at: datetime = Field(sa_type=UtcDateTime)
+
+
+# --- check-ins -----------------------------------------------------------------------------
+
+
+class LedgerReason(StrEnum):
+    CHECKIN = "checkin"
+    MAKEUP = "makeup"  # 补卡: local_day is the day it fills
+    STREAK_BONUS = "streak_bonus"
+    ADJUSTMENT = "adjustment"  # a manual correction; points may be negative
+
+
+# The partial indexes' condition, the same text on SQLite and PostgreSQL.
+_HAS_MSGID = "source_msgid <> ''"
+_COUNTS_A_DAY = "reason IN ('CHECKIN', 'MAKEUP')"
+
+
+class LedgerEntry(SQLModel, table=True):
+    """The points ledger (botops.store.ledger): append-only, never updated or deleted; a
+    correction is a new ADJUSTMENT row. A member's points are the sum of their rows.
+
+    Two partial unique indexes make recording idempotent on both backends:
+    (playbook, source_msgid, reason) where the msgid is not empty, so a redelivered message
+    cannot score twice; and (playbook, chat_id, member_id, local_day) for check-ins and
+    make-ups, so no member gets two for one day even from two replicas at once."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (
+        Index("ix_ledger_member", "playbook", "chat_id", "member_id"),
+        Index(
+            "ux_ledger_source",
+            "playbook",
+            "source_msgid",
+            "reason",
+            unique=True,
+            sqlite_where=text(_HAS_MSGID),
+            postgresql_where=text(_HAS_MSGID),
+        ),
+        Index(
+            "ux_ledger_day",
+            "playbook",
+            "chat_id",
+            "member_id",
+            "local_day",
+            unique=True,
+            sqlite_where=text(_COUNTS_A_DAY),
+            postgresql_where=text(_COUNTS_A_DAY),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str
+    member_name: str = ""  # the sender's name when the row was written (for leaderboards)
+    chat_id: str
+    playbook: str
+    local_day: date  # in the playbook's timezone
+    points: int
+    reason: LedgerReason
+    source_msgid: str = ""  # the message that earned it; empty for adjustments
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    note: str = ""

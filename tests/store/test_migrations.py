@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -17,7 +18,13 @@ from sqlmodel import SQLModel, select
 
 from botops.errors import ConfigError
 from botops.store.db import open_database, session
-from botops.store.migrate import current_revision, head_revision, upgrade
+from botops.store.migrate import (
+    INITIAL_REVISION,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from botops.store.models import CorpTagRecord
 from tests.helpers import postgres_url
 
@@ -66,11 +73,14 @@ def tag_ids(engine: Engine) -> list[str]:
 
 
 def create_all_database(url: str) -> Engine:
-    """A database as botops made it before migrations: create_all, no alembic_version."""
+    """A database as botops made it before migrations: the schema of revision 0001 (what its
+    create_all built), no alembic_version."""
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
-    SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), INITIAL_REVISION)
+        connection.execute(text("DROP TABLE alembic_version"))
     add_tag(engine)
     return engine
 

@@ -1,0 +1,223 @@
+"""The points ledger: append-only rows in `ledger` (botops.store.models.LedgerEntry).
+
+Nothing here updates or deletes a row. Points are sums, streaks are computed from the days
+checked in, and a correction is one more row (`adjust`). Recording is insert-or-ignore on the
+table's partial unique indexes, so a redelivered message, or two replicas handling the same
+one, can never count twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from botops.checkins.rules import MemberHistory, current_streak
+from botops.playbook.context import CheckinSnapshot, LeaderRow
+from botops.store.models import GroupMember, LedgerEntry, LedgerReason
+
+DAY_REASONS = (LedgerReason.CHECKIN, LedgerReason.MAKEUP)  # rows that count a day
+_COLUMNS = tuple(c.name for c in LedgerEntry.__table__.columns if c.name != "id")  # type: ignore[attr-defined]
+
+
+def record(session: Session, entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
+    """Insert each entry unless one with its (playbook, source_msgid, reason) — or, for a
+    check-in or make-up, its (playbook, chat, member, day) — is there already. Returns the
+    entries actually inserted."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    inserted = []
+    for entry in entries:
+        values = {name: getattr(entry, name) for name in _COLUMNS}
+        statement = (
+            insert(LedgerEntry)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(col(LedgerEntry.id))  # rowcount is -1 here on PostgreSQL (psycopg)
+        )
+        row = session.exec(statement).first()
+        if row is not None:
+            entry.id = row[0]
+            inserted.append(entry)
+    return inserted
+
+
+def history(session: Session, member: str, chat: str, playbook: str) -> MemberHistory:
+    """What the ledger knows about `member` in `chat` under `playbook`."""
+    query = select(
+        col(LedgerEntry.local_day), col(LedgerEntry.reason), col(LedgerEntry.source_msgid)
+    ).where(
+        LedgerEntry.playbook == playbook,
+        LedgerEntry.chat_id == chat,
+        LedgerEntry.member_id == member,
+    )
+    days: set[date] = set()
+    msgids: set[str] = set()
+    makeups = 0
+    for day, reason, msgid in session.exec(query):
+        if reason in DAY_REASONS:
+            days.add(day)
+        makeups += reason == LedgerReason.MAKEUP
+        if msgid:
+            msgids.add(msgid)
+    return MemberHistory(frozenset(days), makeups, frozenset(msgids))
+
+
+def adjust(
+    session: Session,
+    member: str,
+    points: int,
+    reason_text: str,
+    now: datetime,
+    *,
+    chat_id: str,
+    playbook: str,
+    tz: ZoneInfo,
+) -> LedgerEntry:
+    """A manual correction: a new ADJUSTMENT row (points may be negative), dated today in
+    the playbook's timezone. Existing rows are never edited."""
+    if points == 0:
+        raise ValueError("an adjustment of 0 points changes nothing")
+    if not reason_text.strip():
+        raise ValueError("an adjustment needs a reason")
+    entry = LedgerEntry(
+        member_id=member,
+        chat_id=chat_id,
+        playbook=playbook,
+        local_day=now.astimezone(tz).date(),
+        points=points,
+        reason=LedgerReason.ADJUSTMENT,
+        created_at=now,
+        note=reason_text.strip(),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def leaderboard(
+    session: Session,
+    *,
+    playbook: str | None = None,
+    chat_id: str | None = None,
+    top: int = 10,
+    today: date | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[LeaderRow]:
+    """The top members by points, then streak, then name. `streak` is the streak alive on
+    `today` (see checkins.rules.current_streak); without `today`, the run ending at the
+    member's last check-in. `names` (userid -> name) overrides the names the ledger knows."""
+    filters = _scope(playbook, chat_id)
+    points = _points_by_member(session, filters)
+    days = _days_by_member(session, filters)
+    streaks = {m: _streak(days.get(m, set()), today) for m in points}
+    known = _names(session, list(points), chat_id)
+    if names:
+        known.update({m: n for m, n in names.items() if n})
+    rows = [LeaderRow(known.get(m, m), p, streaks[m]) for m, p in points.items()]
+    rows.sort(key=lambda r: (-r.points, -r.streak, r.name))
+    return rows[:top]
+
+
+def snapshot(
+    session: Session,
+    chat_id: str,
+    playbook: str,
+    local_day: date,
+    members: Mapping[str, str],
+    *,
+    top: int = 10,
+) -> CheckinSnapshot:
+    """The `checkin` figures templates read, for one group on `local_day`. `members` are the
+    group's current members (userid -> display name), in the order `not_checked_in` lists
+    them; counts and rates are over them, so someone who left does not count."""
+    filters = _scope(playbook, chat_id)
+    days = _days_by_member(session, filters)
+    checked = {m for m in members if local_day in days.get(m, set())}
+    total = session.exec(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(*filters))
+    return CheckinSnapshot(
+        today_count=len(checked),
+        today_rate=len(checked) / len(members) if members else 0.0,
+        not_checked_in=[name for m, name in members.items() if m not in checked],
+        leaderboard=leaderboard(
+            session, playbook=playbook, chat_id=chat_id, top=top, today=local_day, names=members
+        ),
+        total_points=int(total.one()),
+        best_streak=max(
+            (current_streak(days.get(m, set()), local_day) for m in members), default=0
+        ),
+    )
+
+
+def group_roster(session: Session, chat_id: str) -> dict[str, str]:
+    """Current customer members of a group (userid -> group nickname or name), for
+    `snapshot`; staff (member_type 1) do not check in."""
+    query = (
+        select(GroupMember)
+        .where(GroupMember.chat_id == chat_id, col(GroupMember.left_at).is_(None))
+        .where(GroupMember.member_type != 1)
+        .order_by(col(GroupMember.join_time), col(GroupMember.userid))
+    )
+    return {m.userid: m.group_nickname or m.name or m.userid for m in session.exec(query)}
+
+
+def _scope(playbook: str | None, chat_id: str | None) -> list[Any]:
+    filters: list[Any] = []
+    if playbook is not None:
+        filters.append(LedgerEntry.playbook == playbook)
+    if chat_id is not None:
+        filters.append(LedgerEntry.chat_id == chat_id)
+    return filters
+
+
+def _points_by_member(session: Session, filters: list[Any]) -> dict[str, int]:
+    query = (
+        select(LedgerEntry.member_id, func.sum(LedgerEntry.points))
+        .where(*filters)
+        .group_by(col(LedgerEntry.member_id))
+    )
+    return {member: int(total) for member, total in session.exec(query)}
+
+
+def _days_by_member(session: Session, filters: list[Any]) -> dict[str, set[date]]:
+    query = (
+        select(col(LedgerEntry.member_id), col(LedgerEntry.local_day))
+        .where(*filters)
+        .where(col(LedgerEntry.reason).in_(DAY_REASONS))
+    )
+    days: dict[str, set[date]] = defaultdict(set)
+    for member, day in session.exec(query):
+        days[member].add(day)
+    return days
+
+
+def _streak(days: set[date], today: date | None) -> int:
+    if not days:
+        return 0
+    return current_streak(days, max(days) if today is None else today)
+
+
+def _names(session: Session, members: list[str], chat_id: str | None) -> dict[str, str]:
+    """Display names: the roster's, else the latest name a message carried."""
+    names: dict[str, str] = {}
+    if not members:
+        return names
+    query = (
+        select(LedgerEntry.member_id, LedgerEntry.member_name)
+        .where(col(LedgerEntry.member_id).in_(members), LedgerEntry.member_name != "")
+        .order_by(col(LedgerEntry.id))
+    )
+    names.update(dict(session.exec(query).all()))
+    roster = select(GroupMember).where(col(GroupMember.userid).in_(members))
+    if chat_id is not None:
+        roster = roster.where(GroupMember.chat_id == chat_id)
+    for row in session.exec(roster):
+        if row.group_nickname or row.name:
+            names[row.userid] = row.group_nickname or row.name
+    return names
