@@ -123,8 +123,13 @@ def _insert_or_ignore(session: Session, rows: list[dict[str, object]]) -> int:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     inserted = 0
     for start in range(0, len(rows), 500):  # stay under SQLite's bound-parameter limit
-        statement = insert(OutboxRow).values(rows[start : start + 500]).on_conflict_do_nothing()
-        inserted += session.execute(statement).rowcount or 0  # type: ignore[attr-defined]
+        statement = (
+            insert(OutboxRow)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing()
+            .returning(col(OutboxRow.key))  # rowcount is -1 for batched inserts on PostgreSQL
+        )
+        inserted += len(session.execute(statement).all())
     return inserted
 
 

@@ -351,3 +351,40 @@ def test_mark_missed_only_planned_rows_past_their_expiry(build, engine):
     with session(engine) as s:
         at_expiry = mark_missed(s, local("2026-03-03 15:00"))
     assert {at(after[k]) for k in at_expiry} == {"03-03 09:00"}
+
+
+def test_insert_or_ignore_counts_on_postgresql_too():
+    """rowcount is -1 for batched multi-row inserts on PostgreSQL; the count must not be."""
+    from datetime import UTC, datetime, timedelta
+
+    from botops.outbox.queue import _insert_or_ignore
+    from botops.store.db import open_database, session
+    from botops.store.models import SendState
+    from tests.helpers import postgres_url, reset_postgres
+
+    url = postgres_url()
+    reset_postgres(url)
+    engine = open_database(url)
+    now = datetime.now(UTC)
+
+    def row(key: str) -> dict[str, object]:
+        return {
+            "key": key,
+            "playbook": "p",
+            "step": "s",
+            "target_id": "t",
+            "sender": "u",
+            "planned_at": now,
+            "due_at": now,
+            "expires_at": now + timedelta(hours=1),
+            "state": SendState.PLANNED,
+            "updated_at": now,
+        }
+
+    try:
+        with session(engine) as s:
+            assert _insert_or_ignore(s, [row("a"), row("b")]) == 2
+        with session(engine) as s:
+            assert _insert_or_ignore(s, [row("a"), row("c")]) == 1
+    finally:
+        engine.dispose()
