@@ -51,6 +51,8 @@ class WeComSettings(Section):
     agent_id: int | None = None
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
+    # How far a callback's signed timestamp may lie from now before it counts as a replay.
+    callback_max_skew: Duration = timedelta(minutes=5)
     # YAML mapping chat_id -> group-robot webhook key; a secret file (not the keys themselves).
     robot_keys_file: Path | None = None
     # Client-side limits, so botops never causes a 45009 itself (wecom-api.md §1: per corp

@@ -38,6 +38,8 @@ from botops.daemon.runtime import Runtime, runtime
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.sync.groups import sync_groups
+from botops.webhook.app import callback_routes
+from botops.webhook.process import process_pending
 
 log = structlog.get_logger()
 
@@ -178,8 +180,19 @@ class Service:
                 removed=reload.removed,
             )
         await self._send_alerts(rt)
+        await self._process_callbacks(rt)
         await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
         await rt.dispatcher.dispatch()
+
+    async def _process_callbacks(self, rt: Runtime) -> None:
+        """Act on stored WeCom callbacks; a failure stays recorded on its row for next time."""
+        try:
+            handled = await process_pending(rt.engine, rt.wecom.client, self._clock)
+        except Exception as exc:  # never let callback handling stop planning or the server
+            log.error("daemon.callbacks_failed", error=str(exc))
+            return
+        if handled:
+            log.info("daemon.callbacks_processed", count=handled)
 
     async def _track(self, rt: Runtime) -> None:
         await rt.cycle.track()
@@ -254,4 +267,10 @@ class Service:
         async def readyz(_: Request) -> JSONResponse:
             return JSONResponse({"status": "ready", "leader": self._leader, "worker": rt.worker})
 
-        return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz)])
+        async def process_callbacks() -> None:  # a coroutine function: Starlette awaits it
+            await self._process_callbacks(rt)
+
+        callbacks = callback_routes(
+            self._settings.wecom, rt.engine, self._clock, on_stored=process_callbacks
+        )
+        return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), *callbacks])

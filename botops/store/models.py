@@ -259,3 +259,24 @@ class LedgerEntry(SQLModel, table=True):
     source_msgid: str = ""  # the message that earned it; empty for adjustments
     created_at: datetime = Field(sa_type=UtcDateTime)
     note: str = ""
+
+
+# --- callbacks -----------------------------------------------------------------------------
+
+
+class CallbackEvent(SQLModel, table=True):
+    """Every verified WeCom callback, stored before it is answered (botops.webhook.app) and
+    handled afterwards (botops.webhook.process). `dedup_key` is unique: a redelivery is an
+    insert-or-ignore that changes nothing. `processed_at` stays empty until handling
+    succeeds; a failure is kept in `error` and retried on the next round."""
+
+    __tablename__ = "callback_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True)
+    kind: str  # the event class name: ExternalChatEvent, UnknownEvent, ...
+    chat_id: str | None = Field(default=None, index=True)
+    payload: str  # the decrypted XML, as received
+    received_at: datetime = Field(sa_type=UtcDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    error: str = ""

@@ -1,0 +1,192 @@
+"""The web adapter for WeCom callbacks: two conversions around the pure core.
+
+    GET  /wecom/callback   URL verification: the decrypted echostr alone, text/plain
+    POST /wecom/callback   an encrypted XML event: verify, decode, store, answer 200
+
+Request in: query string and a size-capped body. Answer out: 200, or a generic 400 / 401 /
+413 / 503 whose reason goes to the log only (never the token, key or decrypted text).
+Deciding whether a callback is genuine is botops.webhook.verify's job, decoding is
+botops.webhook.decode's; this module only converts and stores. The event is stored before
+WeCom gets its 200 (insert-or-ignore on its dedup key, so a redelivery is answered 200 and
+stored once); handling it (botops.webhook.process) happens after, off the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from botops.clock import Clock
+from botops.config import WeComSettings
+from botops.errors import BotopsError
+from botops.store.db import session
+from botops.store.models import CallbackEvent as StoredCallback
+from botops.webhook.crypto import CallbackCrypto
+from botops.webhook.decode import parse_envelope, parse_event
+from botops.webhook.errors import CallbackError, MalformedCallback
+from botops.webhook.events import CallbackEvent, ExternalChatEvent
+from botops.webhook.safe import MAX_BODY_BYTES
+from botops.webhook.verify import verify_request, verify_url
+
+log = structlog.get_logger()
+
+PATH = "/wecom/callback"
+OnStored = Callable[[], Awaitable[object]]
+"""A coroutine function (`async def`): Starlette only awaits what it can tell is async."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    crypto: CallbackCrypto
+    engine: Engine
+    clock: Clock
+    max_skew: timedelta
+    on_stored: OnStored | None
+
+
+def callback_routes(
+    settings: WeComSettings, engine: Engine, clock: Clock, *, on_stored: OnStored | None = None
+) -> list[Route]:
+    """The callback routes. `on_stored` runs as a background task after a new event is stored
+    (the daemon passes `process_pending`); without callback credentials the routes answer 503."""
+    crypto = _crypto(settings)
+    if crypto is None:
+        return [Route(PATH, _unavailable, methods=["GET", "POST"])]
+    ctx = _Context(crypto, engine, clock, settings.callback_max_skew, on_stored)
+
+    async def get(request: Request) -> Response:
+        return await _verify_url(ctx, request)
+
+    async def post(request: Request) -> Response:
+        return await _receive(ctx, request)
+
+    return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
+
+
+def _crypto(settings: WeComSettings) -> CallbackCrypto | None:
+    token, key, corp_id = settings.callback_token, settings.callback_aes_key, settings.corp_id
+    if token is None or key is None or not corp_id:
+        log.error(
+            "webhook.not_configured",
+            hint="set wecom.callback_token, wecom.callback_aes_key and wecom.corp_id",
+        )
+        return None
+    try:
+        return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), corp_id)
+    except BotopsError as exc:  # e.g. an EncodingAESKey that is not 43 base64 characters
+        log.error("webhook.not_configured", error=str(exc))
+        return None
+
+
+async def _unavailable(_: Request) -> Response:
+    log.error("webhook.unavailable", reason="callback credentials are not configured")
+    return PlainTextResponse("callbacks are not configured", status_code=503)
+
+
+def _refused(status: int, exc: CallbackError) -> Response:
+    log.warning("webhook.refused", status=status, reason=type(exc).__name__, detail=str(exc))
+    text = "unauthorized" if status == 401 else "bad request"
+    return PlainTextResponse(text, status_code=status)
+
+
+def _params(request: Request, *names: str) -> dict[str, str]:
+    return {name: request.query_params.get(name, "") for name in names}
+
+
+async def _verify_url(ctx: _Context, request: Request) -> Response:
+    q = _params(request, "msg_signature", "timestamp", "nonce", "echostr")
+    try:
+        echo = verify_url(
+            ctx.crypto,
+            q["msg_signature"],
+            q["timestamp"],
+            q["nonce"],
+            q["echostr"],
+            now=ctx.clock.now(),
+            max_skew=ctx.max_skew,
+        )
+    except CallbackError as exc:
+        return _refused(401, exc)
+    log.info("webhook.url_verified")
+    return Response(echo, media_type="text/plain")  # exactly the echostr: no newline
+
+
+async def _receive(ctx: _Context, request: Request) -> Response:
+    try:
+        body = await _read_capped(request)
+    except _TooLarge:
+        log.warning("webhook.refused", status=413, reason="body too large")
+        return PlainTextResponse("payload too large", status_code=413)
+    q = _params(request, "msg_signature", "timestamp", "nonce")
+    try:
+        encrypted = parse_envelope(body)
+    except MalformedCallback as exc:
+        return _refused(400, exc)
+    try:
+        plain = verify_request(
+            ctx.crypto,
+            msg_signature=q["msg_signature"],
+            timestamp=q["timestamp"],
+            nonce=q["nonce"],
+            encrypted=encrypted,
+            now=ctx.clock.now(),
+            max_skew=ctx.max_skew,
+        )
+    except CallbackError as exc:
+        return _refused(401, exc)
+    try:
+        event = parse_event(plain)
+    except MalformedCallback as exc:
+        return _refused(400, exc)
+    new = await asyncio.to_thread(_store, ctx.engine, event, plain, ctx.clock.now())
+    log.info("webhook.received", kind=type(event).__name__, new=new)
+    task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None
+    return Response(b"", background=task)
+
+
+async def _read_capped(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _store(engine: Engine, event: CallbackEvent, plain: bytes, now: datetime) -> bool:
+    """Insert-or-ignore on the dedup key; True when this delivery made a new row."""
+    row = {
+        "dedup_key": event.dedup_key,
+        "kind": type(event).__name__,
+        "chat_id": event.chat_id if isinstance(event, ExternalChatEvent) else None,
+        "payload": plain.decode("utf-8", errors="replace"),
+        "received_at": now,
+        "processed_at": None,
+        "error": "",
+    }
+    with session(engine) as s:
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        statement = (
+            insert(StoredCallback).values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+        return bool(s.execute(statement).rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,339 @@
+"""The callback endpoint over real loopback HTTP (uvicorn on a thread), a real SQLite file and
+real encrypted callbacks; then `process_pending` against the WeCom simulator."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from sqlmodel import select
+from starlette.applications import Starlette
+
+from botops.clock import FrozenClock
+from botops.config import WeComSettings
+from botops.simulator import Simulator
+from botops.store.db import session
+from botops.store.models import CallbackEvent, GroupRecord, GroupStatus, OutboxRow, SendState
+from botops.webhook.app import callback_routes
+from botops.webhook.crypto import CallbackCrypto
+from botops.webhook.process import process_pending
+from botops.webhook.safe import MAX_BODY_BYTES
+
+TOKEN = "QDG6eK"
+KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
+CORP = "wx5823bf96d3bd56c7"
+CRYPTO = CallbackCrypto(TOKEN, KEY, CORP)
+SETTINGS = WeComSettings(
+    corp_id=CORP, callback_token=SecretStr(TOKEN), callback_aes_key=SecretStr(KEY)
+)
+
+
+@contextmanager
+def running(app: Starlette) -> Iterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the server thread died"
+            assert time.monotonic() < deadline, "the server did not start in time"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def url(engine: Engine, clock: FrozenClock) -> Iterator[str]:
+    with running(Starlette(routes=callback_routes(SETTINGS, engine, clock))) as base:
+        yield f"{base}/wecom/callback"
+
+
+def chat_event(clock: FrozenClock, chat_id: str, change: str, **extra: str) -> str:
+    fields = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in extra.items())
+    return (
+        f"<xml><ToUserName><![CDATA[{CORP}]]></ToUserName>"
+        "<FromUserName><![CDATA[sys]]></FromUserName>"
+        f"<CreateTime>{int(clock.now().timestamp())}</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[change_external_chat]]></Event>"
+        f"<ChatId><![CDATA[{chat_id}]]></ChatId>"
+        f"<ChangeType><![CDATA[{change}]]></ChangeType>{fields}</xml>"
+    )
+
+
+def unknown_event(clock: FrozenClock) -> str:
+    return (
+        f"<xml><ToUserName>{CORP}</ToUserName><FromUserName>sys</FromUserName>"
+        f"<CreateTime>{int(clock.now().timestamp())}</CreateTime>"
+        "<MsgType>event</MsgType><Event>brand_new_event</Event><Foo>bar</Foo></xml>"
+    )
+
+
+def signed(clock: FrozenClock, plain: str, *, at: int | None = None) -> tuple[dict[str, str], str]:
+    encrypted = CRYPTO.encrypt(plain)
+    timestamp = str(int(clock.now().timestamp()) if at is None else at)
+    query = {
+        "msg_signature": CRYPTO.signature(timestamp, "nonce1", encrypted),
+        "timestamp": timestamp,
+        "nonce": "nonce1",
+    }
+    return query, f"<xml><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+
+
+def post(url: str, query: dict[str, str], body: str | bytes) -> httpx.Response:
+    return httpx.post(url, params=query, content=body, headers={"Content-Type": "text/xml"})
+
+
+def stored(engine: Engine) -> list[CallbackEvent]:
+    with session(engine) as s:
+        return list(s.exec(select(CallbackEvent).order_by(CallbackEvent.id)).all())  # type: ignore[arg-type]
+
+
+# --- the endpoint ----------------------------------------------------------------------------
+
+
+def test_url_verification_answers_the_echostr_alone(url: str, clock: FrozenClock) -> None:
+    echo = CRYPTO.encrypt("1616140317555161061")
+    timestamp = str(int(clock.now().timestamp()))
+    query = {
+        "msg_signature": CRYPTO.signature(timestamp, "n", echo),
+        "timestamp": timestamp,
+        "nonce": "n",
+        "echostr": echo,
+    }
+    answer = httpx.get(url, params=query)
+    assert answer.status_code == 200
+    assert answer.content == b"1616140317555161061"
+    assert answer.headers["content-type"].startswith("text/plain")
+
+
+def test_url_verification_with_a_bad_signature_is_401(url: str, clock: FrozenClock) -> None:
+    timestamp = str(int(clock.now().timestamp()))
+    query = {"msg_signature": "0" * 40, "timestamp": timestamp, "nonce": "n", "echostr": "abc"}
+    assert httpx.get(url, params=query).status_code == 401
+
+
+def test_a_valid_event_is_stored_once_when_delivered_three_times(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    plain = chat_event(clock, "wr00000", "create")
+    query, body = signed(clock, plain)
+    for _ in range(3):
+        answer = post(url, query, body)
+        assert answer.status_code == 200
+        assert answer.content == b""
+    rows = stored(engine)
+    assert len(rows) == 1
+    assert (rows[0].kind, rows[0].chat_id, rows[0].payload) == (
+        "ExternalChatEvent",
+        "wr00000",
+        plain,
+    )
+    assert rows[0].processed_at is None
+
+
+def test_forged_signature_is_401_and_nothing_stored(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    query, body = signed(clock, chat_event(clock, "wr00000", "create"))
+    query["msg_signature"] = "f" * 40
+    answer = post(url, query, body)
+    assert (answer.status_code, answer.text) == (401, "unauthorized")
+    assert stored(engine) == []
+
+
+def test_replayed_old_timestamp_is_401_and_nothing_stored(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    old = int((clock.now() - timedelta(minutes=6)).timestamp())
+    query, body = signed(clock, chat_event(clock, "wr00000", "create"), at=old)
+    answer = post(url, query, body)
+    assert (answer.status_code, answer.text) == (401, "unauthorized")
+    assert stored(engine) == []
+
+
+def test_malformed_xml_is_400_and_nothing_stored(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    query, _ = signed(clock, "x")
+    assert post(url, query, "<xml><Encrypt>abc</Encrypt>").status_code == 400
+    # Well-formed and signed, but the decrypted event itself is not XML.
+    query, body = signed(clock, "not xml at all")
+    assert post(url, query, body).status_code == 400
+    assert stored(engine) == []
+
+
+def test_xml_entity_attack_is_400_and_nothing_stored(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]>'
+        "<xml><Encrypt>&c;</Encrypt></xml>"
+    )
+    query, _ = signed(clock, "x")
+    assert post(url, query, laughs).status_code == 400
+    # The same attack inside a correctly signed and encrypted payload.
+    query, body = signed(clock, laughs.replace("<Encrypt>&c;</Encrypt>", "<MsgType>&c;</MsgType>"))
+    assert post(url, query, body).status_code == 400
+    assert stored(engine) == []
+
+
+def test_oversized_body_is_413_and_nothing_stored(
+    url: str, engine: Engine, clock: FrozenClock
+) -> None:
+    query, _ = signed(clock, "x")
+    body = b"<xml><Encrypt>" + b"A" * MAX_BODY_BYTES + b"</Encrypt></xml>"
+    assert post(url, query, body).status_code == 413
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the cap is counted while reading
+        yield from (b"A" * 65536 for _ in range(MAX_BODY_BYTES // 65536 + 2))
+
+    answer = httpx.post(url, params=query, content=chunks())
+    assert answer.status_code == 413
+    assert stored(engine) == []
+
+
+def test_without_callback_credentials_the_routes_answer_503(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    with running(Starlette(routes=callback_routes(WeComSettings(), engine, clock))) as base:
+        assert httpx.get(f"{base}/wecom/callback").status_code == 503
+        assert httpx.post(f"{base}/wecom/callback", content=b"<xml/>").status_code == 503
+
+
+def test_a_new_event_starts_the_background_handler_once(engine: Engine, clock: FrozenClock) -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    async def on_stored() -> None:
+        calls.append(1)
+        done.set()
+
+    routes = callback_routes(SETTINGS, engine, clock, on_stored=on_stored)
+    with running(Starlette(routes=routes)) as base:
+        query, body = signed(clock, chat_event(clock, "wr00001", "update"))
+        for _ in range(2):
+            assert post(f"{base}/wecom/callback", query, body).status_code == 200
+        assert done.wait(5)
+    assert calls == [1]
+
+
+# --- processing ------------------------------------------------------------------------------
+
+
+def store_events(engine: Engine, clock: FrozenClock, *plains: str) -> None:
+    with running(Starlette(routes=callback_routes(SETTINGS, engine, clock))) as base:
+        for plain in plains:
+            query, body = signed(clock, plain)
+            assert post(f"{base}/wecom/callback", query, body).status_code == 200
+
+
+def outbox_row(key: str, chat_id: str, clock: FrozenClock, state: SendState) -> OutboxRow:
+    now = clock.now()
+    return OutboxRow(
+        key=key,
+        playbook="pb",
+        step="s",
+        target_id=chat_id,
+        sender="zhangsan",
+        planned_at=now,
+        due_at=now + timedelta(days=1),
+        expires_at=now + timedelta(days=2),
+        state=state,
+        updated_at=now,
+    )
+
+
+@pytest.mark.anyio
+async def test_a_create_event_stores_the_group(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    store_events(engine, clock, chat_event(clock, "wr00000", "create"))
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock) == 1
+        assert await process_pending(engine, client, clock) == 0  # nothing left
+    with session(engine) as s:
+        group = s.get(GroupRecord, "wr00000")
+        assert group is not None
+        assert (group.name, group.status) == ("打卡群0", GroupStatus.ACTIVE)
+    [row] = stored(engine)
+    assert row.processed_at == clock.now()
+    assert row.error == ""
+    assert sim.count("externalcontact/groupchat/get") == 1
+
+
+@pytest.mark.anyio
+async def test_a_dismiss_event_marks_the_group_and_cancels_its_planned_sends(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any]
+) -> None:
+    store_events(engine, clock, chat_event(clock, "wr00002", "create"))
+    async with make_client() as client:
+        await process_pending(engine, client, clock)
+        with session(engine) as s:
+            s.add(outbox_row("pb:s:wr00002:1", "wr00002", clock, SendState.PLANNED))
+            s.add(outbox_row("pb:s:wr00002:0", "wr00002", clock, SendState.SENT))
+            s.add(outbox_row("pb:s:wr00004:1", "wr00004", clock, SendState.PLANNED))
+        clock.advance(timedelta(seconds=1))
+        store_events(engine, clock, chat_event(clock, "wr00002", "dismiss"))
+        assert await process_pending(engine, client, clock) == 1
+    with session(engine) as s:
+        group = s.get(GroupRecord, "wr00002")
+        assert group is not None
+        assert (group.status, group.dismissed_at) == (GroupStatus.DISMISSED, clock.now())
+        states = {r.key: r.state for r in s.exec(select(OutboxRow)).all()}
+    assert states == {
+        "pb:s:wr00002:1": SendState.CANCELLED,
+        "pb:s:wr00002:0": SendState.SENT,
+        "pb:s:wr00004:1": SendState.PLANNED,
+    }
+
+
+@pytest.mark.anyio
+async def test_an_unknown_event_is_processed_without_error(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    store_events(engine, clock, unknown_event(clock))
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock) == 1
+    [row] = stored(engine)
+    assert (row.kind, row.error, row.processed_at) == ("UnknownEvent", "", clock.now())
+    assert sim.count("externalcontact/groupchat/get") == 0
+
+
+@pytest.mark.anyio
+async def test_a_failed_fetch_is_recorded_and_retried(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any]
+) -> None:
+    store_events(
+        engine,
+        clock,
+        chat_event(clock, "wr_missing", "create"),
+        chat_event(clock, "wr_missing", "dismiss"),
+    )
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock) == 0
+    first, second = stored(engine)
+    assert first.processed_at is None
+    assert first.error
+    assert second.processed_at is None
+    assert second.error == ""
