@@ -115,6 +115,13 @@ class TrackingSettings(Section):
         return value
 
 
+class IngestSettings(Section):
+    """`POST /ingest/messages`: group messages forwarded by other systems, HMAC-signed."""
+
+    secret: SecretStr | None = None
+    max_body_bytes: int = Field(1024 * 1024, ge=1)
+
+
 class Settings(Section):
     timezone: Annotated[str, BeforeValidator(validate_timezone)] = "Asia/Shanghai"
     sops_dir: Path = Path("sops")
@@ -127,6 +134,7 @@ class Settings(Section):
     policy: PolicySettings = Field(default_factory=PolicySettings)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @property
     def database_url(self) -> str:

@@ -17,7 +17,17 @@ from botops import __version__, logs
 from botops.errors import BotopsError, PlaybookError
 
 # Module names under botops.cli, in the order `botops --help` lists them.
-COMMANDS = ("validate", "preview", "run", "schema", "simulator", "sync", "groups", "send-test")
+COMMANDS = (
+    "validate",
+    "preview",
+    "run",
+    "schema",
+    "simulator",
+    "sync",
+    "groups",
+    "send-test",
+    "import-messages",
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # validation problems / domain errors

@@ -92,6 +92,10 @@ class Cycle:
         )
         return report
 
+    @property
+    def library(self) -> Callable[[], PlaybookLibrary]:
+        return self._library
+
     def _window_start(self, s: Session, library: PlaybookLibrary, now: datetime) -> datetime:
         """From the last send already planned (so an outage's sends are written, as missed)
         or the longest expires_after back (so late-but-fresh sends still go), whichever is

@@ -39,6 +39,7 @@ from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.sync.groups import sync_groups
 from botops.webhook.app import callback_routes
+from botops.webhook.ingest import ingest_routes
 from botops.webhook.process import process_pending
 
 log = structlog.get_logger()
@@ -272,5 +273,8 @@ class Service:
 
         callbacks = callback_routes(
             self._settings.wecom, rt.engine, self._clock, on_stored=process_callbacks
+        )
+        callbacks += ingest_routes(
+            self._settings.ingest, rt.engine, self._clock, rt.cycle.library, self._settings.timezone
         )
         return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), *callbacks])

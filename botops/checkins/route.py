@@ -1,0 +1,82 @@
+"""Routing one normalized group message to the check-in rules of its group's playbooks.
+
+A group's playbook scores check-ins when it is enabled, has a `checkin` rule, its audience
+matches the stored group (tags, owner, name...) and the group has a Day 1 for it: it is
+enrolled, or the playbook's anchor is a fixed date or the group's creation. Runs in the
+caller's session (one transaction: the caller commits).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlmodel import Session
+
+from botops.checkins.engine import apply
+from botops.checkins.message import Message
+from botops.checkins.rules import Decision
+from botops.planning.targets import Target, matches
+from botops.playbook.library import PlaybookLibrary
+from botops.playbook.model import Playbook
+from botops.store.groups import targets
+
+log = structlog.get_logger()
+
+
+def groups(session: Session) -> dict[str, Target]:
+    """The active stored groups by chat_id (pass to `score` to look them up once a batch)."""
+    return {t.id: t for t in targets(session)}
+
+
+def score(
+    session: Session,
+    library: PlaybookLibrary,
+    message: Message,
+    now: datetime,
+    tz_default: str,
+    *,
+    known: Mapping[str, Target] | None = None,
+) -> list[Decision]:
+    """Score `message` under every active check-in playbook of its group; one decision each.
+    A message for a group botops does not know scores nothing (and is logged)."""
+    target = (known if known is not None else groups(session)).get(message.chat_id)
+    if target is None:
+        log.warning("checkins.unknown_group", chat_id=message.chat_id, msgid=message.msgid)
+        return []
+    decisions = []
+    for playbook in library.playbooks:
+        day_one = active_since(playbook, target, tz_default)
+        if day_one is None or playbook.checkin is None:
+            continue
+        tz = ZoneInfo(playbook.timezone or tz_default)
+        decision = apply(
+            session, playbook.id, playbook.checkin, tz, message, now, not_before=day_one
+        )
+        log.info(
+            "checkins.scored",
+            playbook=playbook.id,
+            chat_id=message.chat_id,
+            msgid=message.msgid,
+            outcome=str(decision.outcome),
+            points=decision.total,
+        )
+        decisions.append(decision)
+    return decisions
+
+
+def active_since(playbook: Playbook, target: Target, tz_default: str) -> date | None:
+    """The group's Day 1 under `playbook` when the playbook scores its check-ins, else None."""
+    if not playbook.enabled or playbook.checkin is None:
+        return None
+    if not matches(playbook.audience, target):
+        return None
+    if playbook.id in target.enrolled:
+        return target.enrolled[playbook.id]
+    if isinstance(playbook.anchor, date):
+        return playbook.anchor
+    if playbook.anchor == "group_created" and target.created_at is not None:
+        return target.created_at.astimezone(ZoneInfo(playbook.timezone or tz_default)).date()
+    return None

@@ -1,0 +1,74 @@
+"""`botops import-messages FILE.jsonl`: score group messages exported from another system.
+
+One JSON record per line, the shape `POST /ingest/messages` takes (msgid, chat_id,
+sender_id, sender_name, text, sent_at with a UTC offset, optional source). Every line is
+checked first: any bad line is reported as FILE:LINE: message and nothing is scored.
+Importing the same file again scores nothing new (the ledger never counts a msgid twice).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botops.checkins.message import Message
+from botops.cli import common
+from botops.store.db import open_database
+from botops.webhook.ingest import RecordError, parse_record, score_messages
+
+SOURCE = "import"
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "import-messages",
+        help="score group messages from a JSONL file (check-ins from another system)",
+        description="Validate every line of FILE, then score the messages against the "
+        "check-in rules of their groups' playbooks. All or nothing.",
+    )
+    parser.add_argument("file", type=Path, metavar="FILE")
+    parser.set_defaults(handler=run)
+
+
+def read_messages(path: Path) -> tuple[list[Message], list[str]]:
+    """The file's messages, or the problems (FILE:LINE: message) that stop the import."""
+    messages: list[Message] = []
+    problems: list[str] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                messages.append(parse_record(json.loads(line), source=SOURCE))
+            except json.JSONDecodeError as exc:
+                problems.append(f"{path}:{number}: not JSON: {exc.msg}")
+            except RecordError as exc:
+                problems.append(f"{path}:{number}: {exc}")
+    return messages, problems
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.file
+    try:
+        messages, problems = read_messages(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"botops: cannot read {path}: {exc}", file=sys.stderr)
+        return 1
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(problems)} bad line(s); nothing imported", file=sys.stderr)
+        return 1
+    settings = common.settings(args)
+    library = common.library([settings.sops_dir], settings.templates_dir, settings)
+    engine = open_database(settings.database_url)
+    try:
+        checkins = score_messages(engine, library, messages, datetime.now(UTC), settings.timezone)
+    finally:
+        engine.dispose()
+    print(f"{len(messages)} message(s) read, {checkins} check-in(s) scored")
+    return 0
