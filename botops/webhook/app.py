@@ -32,6 +32,7 @@ from botops.config import WeComSettings
 from botops.errors import BotopsError
 from botops.store.db import session
 from botops.store.models import CallbackEvent as StoredCallback
+from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
 from botops.webhook.errors import CallbackError, MalformedCallback
@@ -44,10 +45,6 @@ log = structlog.get_logger()
 PATH = "/wecom/callback"
 OnStored = Callable[[], Awaitable[object]]
 """A coroutine function (`async def`): Starlette only awaits what it can tell is async."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +124,8 @@ async def _verify_url(ctx: _Context, request: Request) -> Response:
 
 
 async def _receive(ctx: _Context, request: Request) -> Response:
-    try:
-        body = await _read_capped(request)
-    except _TooLarge:
+    body = await read_capped(request, MAX_BODY_BYTES)
+    if body is None:
         log.warning("webhook.refused", status=413, reason="body too large")
         return PlainTextResponse("payload too large", status_code=413)
     q = _params(request, "msg_signature", "timestamp", "nonce")
@@ -157,20 +153,6 @@ async def _receive(ctx: _Context, request: Request) -> Response:
     log.info("webhook.received", kind=type(event).__name__, new=new)
     task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None
     return Response(b"", background=task)
-
-
-async def _read_capped(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _store(engine: Engine, event: CallbackEvent, plain: bytes, now: datetime) -> bool:

@@ -33,6 +33,7 @@ from botops.clock import Clock
 from botops.config import IngestSettings
 from botops.playbook.library import PlaybookLibrary
 from botops.store.db import session
+from botops.webhook.body import read_capped
 
 log = structlog.get_logger()
 
@@ -130,7 +131,7 @@ def ingest_routes(
         if settings.secret is None:
             log.error("ingest.unavailable", hint="set ingest.secret")
             return PlainTextResponse("ingest is not configured", status_code=503)
-        body = await _read_capped(request, settings.max_body_bytes)
+        body = await read_capped(request, settings.max_body_bytes)
         if body is None:
             log.warning("ingest.refused", status=413, reason="body too large")
             return PlainTextResponse("payload too large", status_code=413)
@@ -151,18 +152,3 @@ def ingest_routes(
         return JSONResponse({"accepted": len(messages), "checkins": checkins})
 
     return [Route(PATH, post, methods=["POST"])]
-
-
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it exceeds `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
