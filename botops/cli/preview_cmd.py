@@ -86,7 +86,16 @@ def run(args: argparse.Namespace) -> int:
     checkins: dict[str, CheckinSnapshot] = (
         {t.id: SAMPLE_CHECKINS for t in targets} if args.sample_checkins else {}
     )
-    result = plan(library, targets, window, settings.send_policy, checkins)
+    # Without sample figures, show what the daemon does: texts showing check-in figures are
+    # provisional, rendered again when due (and never skipped for being empty now).
+    result = plan(
+        library,
+        targets,
+        window,
+        settings.send_policy,
+        checkins,
+        checkins_at_send=not args.sample_checkins,
+    )
     _write(args, _render(args.format, result, tz, args.output is None))
     return 0
 

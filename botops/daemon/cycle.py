@@ -80,6 +80,7 @@ class Cycle:
                 window,
                 policy,
                 enrol_at=now.astimezone(ZoneInfo(policy.timezone)),
+                checkins_at_send=True,
             )
             versions = {p.id: library.digest(p.id) for p in library.playbooks}
             report = enqueue(s, result, versions, now)

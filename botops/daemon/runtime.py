@@ -63,7 +63,8 @@ async def runtime(
                 wecom.client,
                 clock,
                 worker=worker,
-                folders=lambda: {s.playbook.id: s.path.parent for s in library().sourced},
+                library=library,
+                policy=settings.send_policy,
             )
             tracker = TaskTracker(
                 wecom.client, engine, clock, TrackingPolicy.from_settings(settings.tracking)

@@ -4,7 +4,8 @@ One round (`dispatch`):
 1. due sends past their expiry are marked missed (after downtime: never a burst of stale
    messages);
 2. claims left by a dead dispatcher are reconciled with WeCom (botops.outbox.reconcile);
-3. due batches are claimed — committed before any WeCom call;
+3. due batches are claimed — committed before any WeCom call, in the same transaction as
+   the texts of messages showing check-in figures are rendered (botops.outbox.render_at_send);
 4. each batch is handed to the sender; the moment WeCom creates a task, the recorder writes
    the task and marks its rows submitted in one transaction.
 
@@ -14,11 +15,10 @@ leaves the rows claimed but disowned, so the next round reconciles them instead 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from pathlib import Path
 
 import structlog
 from sqlalchemy import Engine, update
@@ -28,6 +28,9 @@ from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
 from botops.outbox.queue import claim, mark_missed, outgoing_for, release, set_state
 from botops.outbox.reconcile import ReconcileReport, reconcile
+from botops.outbox.render_at_send import render_at_send
+from botops.planning.policy import SendPolicy
+from botops.playbook.library import PlaybookLibrary
 from botops.senders.base import AttachmentError, CreatedTask, Outgoing, Sender
 from botops.store.db import session
 from botops.store.models import OutboxRow, SendState
@@ -59,16 +62,19 @@ class Dispatcher:
         clock: Clock,
         *,
         worker: str,
-        folders: Callable[[], Mapping[str, Path]],
+        library: Callable[[], PlaybookLibrary],
+        policy: SendPolicy,
     ) -> None:
-        """`worker` must be unique per process run; `folders()` maps playbook ids to the
-        folder their attachment files are relative to (it follows playbook reloads)."""
+        """`worker` must be unique per process run; `library()` is the current playbooks
+        (it follows reloads): their folders hold attachment files, their templates render
+        check-in figures at send time under `policy`."""
         self._engine = engine
         self._sender = sender
         self._client = client
         self._clock = clock
         self._worker = worker
-        self._folders = folders
+        self._library = library
+        self._policy = policy
         self._draining = False
 
     def drain(self) -> None:
@@ -85,6 +91,7 @@ class Dispatcher:
             return report
         with session(self._engine) as s:
             rows = claim(s, now, self._worker)
+            rows = render_at_send(s, rows, self._library(), self._policy, now)
         batches = [list(batch) for _, batch in groupby(rows, key=lambda r: r.batch)]
         for index, members in enumerate(batches):
             if self._draining:
@@ -154,7 +161,11 @@ class Dispatcher:
         )
 
     def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
-        return outgoing_for(rows, self._folders().get(rows[0].playbook))
+        folder = next(
+            (s.path.parent for s in self._library().sourced if s.playbook.id == rows[0].playbook),
+            None,
+        )
+        return outgoing_for(rows, folder)
 
 
 def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:

@@ -111,6 +111,9 @@ class _Candidate:
         return (-self.priority, self.at, self.planned_at, self.playbook.id, self.step.id)
 
 
+RENDERED_WHEN_DUE = "text rendered when due, with the check-in figures of that moment"
+
+
 def plan(
     library: PlaybookLibrary,
     targets: Iterable[Target],
@@ -119,10 +122,15 @@ def plan(
     checkins: Mapping[str, CheckinSnapshot] | None = None,
     *,
     enrol_at: datetime | None = None,
+    checkins_at_send: bool = False,
 ) -> Plan:
     """`enrol_at`: when targets with no recorded enrolment are enrolled (default: the window's
     start). The daemon plans from a little in the past, to send late what is still fresh,
-    and enrols new groups today."""
+    and enrols new groups today.
+
+    `checkins_at_send`: messages that show check-in figures will be rendered again when due
+    (the daemon), so their text here is provisional: an empty or over-long one is not
+    skipped now, the render at send time decides."""
     playbooks = [p for p in library.playbooks if p.enabled]
     enrolling = enrol_at or window.start
     horizon = _horizon(playbooks, window, policy)
@@ -148,7 +156,7 @@ def plan(
         who = template_view(target)
         stats = (checkins or {}).get(target.id, EMPTY_CHECKINS)
         drafts.extend(
-            _render(library, candidate, target, who, stats, shared, messages)
+            _render(library, candidate, target, who, stats, shared, messages, checkins_at_send)
             for candidate in memo[signature]
             if not _before_target_existed(candidate, target)
         )
@@ -357,6 +365,7 @@ def _render(
     stats: CheckinSnapshot,
     shared: dict[tuple[int, str, int], tuple[str, Status, str]],
     messages: dict[tuple[int, frozenset[str]], tuple[str, MessageSpec]],
+    checkins_at_send: bool,
 ) -> _Draft:
     # A segment depends only on the tag set, and groups share a handful of tag sets.
     lookup = (id(candidate.step), target.tags)
@@ -367,12 +376,13 @@ def _render(
             library.message(candidate.playbook.id, candidate.step.id, segment),
         )
     segment, message = messages[lookup]
+    final = not (checkins_at_send and message.reads_checkins)
     if message.per_target:
-        text, status, reason = _text(candidate, message, who, segment, stats)
+        text, status, reason = _text(candidate, message, who, segment, stats, final)
     else:
         key = (id(candidate), segment, id(stats))
         if key not in shared:
-            shared[key] = _text(candidate, message, who, segment, stats)
+            shared[key] = _text(candidate, message, who, segment, stats, final)
         text, status, reason = shared[key]
     return _Draft(candidate, target, segment, text, message.attachments, status, reason)
 
@@ -383,15 +393,19 @@ def _text(
     who: dict[str, Any],
     segment: str,
     stats: CheckinSnapshot,
+    final: bool,
 ) -> tuple[str, Status, str]:
-    """The rendered text, and the send's status once the text is known."""
+    """The rendered text, and the send's status once the text is known (only a `final`
+    text can make a send skipped: a provisional one is rendered again when due)."""
     status, reason = candidate.status, candidate.reason
     try:
         context = message_context(candidate.schedule_context(), who, segment, stats)
         text = Templates.render(message.template, context, message.name)
     except TemplateProblem as exc:
         return "", Status.SKIPPED, f"template error: {exc}"
-    if status in SENDABLE:
+    if status in SENDABLE and not final:
+        reason = "; ".join(filter(None, (reason, RENDERED_WHEN_DUE)))
+    elif status in SENDABLE:
         size = limits.utf8_len(text)
         if not text and not message.attachments:
             status, reason = Status.SKIPPED, "message rendered empty"

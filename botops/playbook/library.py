@@ -53,6 +53,9 @@ class MessageSpec:
     per_target: bool = True
     # Template files it includes/imports/extends (transitively); None: any, decided at render.
     references: frozenset[str] | None = frozenset()
+    # Whether it shows check-in figures: the daemon then renders it when it is due, with
+    # that moment's figures, not when it is planned (botops.outbox.render_at_send).
+    reads_checkins: bool = False
 
 
 class PlaybookLibrary:
@@ -137,7 +140,8 @@ def _compile(
         variables = templates.variables(name, text)
         per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
         references = templates.references(name, text)
-        spec = MessageSpec(template, name, attachments, per_target, references)
+        reads_checkins = variables is None or "checkin" in variables
+        spec = MessageSpec(template, name, attachments, per_target, references, reads_checkins)
         for day, occurrence in _sample_days(item.playbook, step):
             context = _sample_context(item.playbook, step, segment, day, occurrence)
             rendered = Templates.render(template, context, name)

@@ -118,6 +118,35 @@ def test_preview_json_lists_exactly_the_planned_sends(project, capsys):
     assert sends[0]["batch"] != sends[1]["batch"]  # different text: two tasks
 
 
+REMINDER = """\
+id: remind
+name: 提醒
+anchor: 2026-12-01
+audience: {tags: {any: [打卡]}}
+steps:
+  - id: evening
+    schedule: {day: 1, time: "20:00"}
+    text: "{% if checkin.not_checked_in %}还没打卡：{{ checkin.not_checked_in | join('、') }}{% endif %}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("flags", "status", "text", "reason"),
+    [
+        ([], "planned", "", "text rendered when due, with the check-in figures of that moment"),
+        (["--sample-checkins"], "planned", "还没打卡：小雨、阿杰、Lily", ""),
+    ],
+)
+def test_preview_shows_check_in_texts_as_rendered_when_due(
+    project, capsys, flags, status, text, reason
+):
+    (project / "sops" / "remind.yaml").write_text(REMINDER, encoding="utf-8")
+    args = ["preview", "--start", "2026-12-01", "--days", "1", "--groups", "groups.yaml"]
+    assert main([*args, "--group", "wrA", "--format", "json", *flags]) == 0
+    sends = [s for s in json.loads(capsys.readouterr().out) if s["playbook"] == "remind"]
+    assert [(s["status"], s["text"], s["reason"]) for s in sends] == [(status, text, reason)]
+
+
 def test_preview_group_filter_and_unknown_group(project, capsys):
     assert (
         main(

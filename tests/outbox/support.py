@@ -74,7 +74,9 @@ class World:
         """Plan `window` for the stored groups and write it to the outbox, as Cycle.plan."""
         now = self.clock.now()
         with session(self.engine) as s:
-            result = plan(self.library, targets(s), window, self.policy, enrol_at=now)
+            result = plan(
+                self.library, targets(s), window, self.policy, enrol_at=now, checkins_at_send=True
+            )
             versions = {p.id: self.library.digest(p.id) for p in self.library.playbooks}
             return result, enqueue(s, result, versions, now)
 
@@ -146,7 +148,8 @@ async def world(
                     client,
                     clock,
                     worker=worker,
-                    folders=lambda: {s.playbook.id: s.path.parent for s in library.sourced},
+                    library=lambda: library,
+                    policy=policy,
                 )
                 tracker = TaskTracker(client, engine, clock)
                 yield World(sim, clock, engine, client, library, policy, dispatcher, tracker, media)
