@@ -53,6 +53,10 @@ class WeComSettings(Section):
     callback_aes_key: SecretStr | None = None
     # How far a callback's signed timestamp may lie from now before it counts as a replay.
     callback_max_skew: Duration = timedelta(minutes=5)
+    # The AI bot (智能机器人) has its own callback Token and EncodingAESKey, set on the bot's
+    # API page; its callbacks arrive at /wecom/aibot (botops.webhook.aibot_app).
+    aibot_token: SecretStr | None = None
+    aibot_aes_key: SecretStr | None = None
     # YAML mapping chat_id -> group-robot webhook key; a secret file (not the keys themselves).
     robot_keys_file: Path | None = None
     # Client-side limits, so botops never causes a 45009 itself (wecom-api.md §1: per corp
@@ -151,6 +155,8 @@ SECRET_KEYS = {
     ("wecom", "secret"),
     ("wecom", "callback_token"),
     ("wecom", "callback_aes_key"),
+    ("wecom", "aibot_token"),
+    ("wecom", "aibot_aes_key"),
     ("alerts", "robot_key"),
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -31,6 +32,15 @@ def groups(session: Session) -> dict[str, Target]:
     return {t.id: t for t in targets(session)}
 
 
+class Scored(NamedTuple):
+    """One playbook's decision on a message, with what a reply needs to describe it."""
+
+    playbook: Playbook
+    target: Target
+    day_one: date
+    decision: Decision
+
+
 def score(
     session: Session,
     library: PlaybookLibrary,
@@ -39,7 +49,7 @@ def score(
     tz_default: str,
     *,
     known: Mapping[str, Target] | None = None,
-) -> list[Decision]:
+) -> list[Scored]:
     """Score `message` under every active check-in playbook of its group; one decision each.
     A message for a group botops does not know scores nothing (and is logged)."""
     target = (known if known is not None else groups(session)).get(message.chat_id)
@@ -63,7 +73,7 @@ def score(
             outcome=str(decision.outcome),
             points=decision.total,
         )
-        decisions.append(decision)
+        decisions.append(Scored(playbook, target, day_one, decision))
     return decisions
 
 

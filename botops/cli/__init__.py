@@ -27,6 +27,7 @@ COMMANDS = (
     "groups",
     "send-test",
     "import-messages",
+    "points",
 )
 
 EXIT_OK = 0

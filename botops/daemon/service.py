@@ -38,9 +38,10 @@ from botops.daemon.runtime import Runtime, runtime
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.sync.groups import sync_groups
+from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
 from botops.webhook.ingest import ingest_routes
-from botops.webhook.process import process_pending
+from botops.webhook.process import Handlers, process_pending
 
 log = structlog.get_logger()
 
@@ -188,7 +189,8 @@ class Service:
     async def _process_callbacks(self, rt: Runtime) -> None:
         """Act on stored WeCom callbacks; a failure stays recorded on its row for next time."""
         try:
-            handled = await process_pending(rt.engine, rt.wecom.client, self._clock)
+            handlers = Handlers(rt.cycle.library, self._settings.timezone)
+            handled = await process_pending(rt.engine, rt.wecom.client, self._clock, handlers)
         except Exception as exc:  # never let callback handling stop planning or the server
             log.error("daemon.callbacks_failed", error=str(exc))
             return
@@ -273,6 +275,9 @@ class Service:
 
         callbacks = callback_routes(
             self._settings.wecom, rt.engine, self._clock, on_stored=process_callbacks
+        )
+        callbacks += aibot_routes(
+            self._settings.wecom, rt.engine, self._clock, rt.cycle.library, self._settings.timezone
         )
         callbacks += ingest_routes(
             self._settings.ingest, rt.engine, self._clock, rt.cycle.library, self._settings.timezone

@@ -118,3 +118,61 @@ def sample_target(kind: str, created_at: datetime) -> TargetView:
     return TargetView(
         "wmSAMPLE0000000000000000000", "示例客户", "zhangsan", 1, ["示例"], created_at
     )
+
+
+# --- the AI bot's answer to a check-in (CheckinRule.reply) ---------------------------------
+
+# The outcomes a reply is rendered for: a message that tried to check in. Plain chat and
+# redeliveries get no answer.
+REPLY_OUTCOMES = ("checkin", "makeup", "already_checked_in", "outside_window", "makeup_refused")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinResult:
+    """What one message earned, as a reply template reads it (`result`)."""
+
+    outcome: str  # one of REPLY_OUTCOMES
+    points: int = 0  # this message's points, streak bonus included
+    bonus: int = 0  # the streak bonus part of `points`
+    streak: int = 0  # the member's streak alive on the message's day
+    detail: str = ""  # why it did not count, for outside_window / makeup_refused
+
+
+def reply_context(
+    *,
+    playbook: Playbook,
+    target: dict[str, Any],
+    member_id: str,
+    member_name: str,
+    result: CheckinResult,
+    day: int,
+    points_total: int,
+) -> dict[str, Any]:
+    """`target` is the group as `target_context` gives it; `day` is the playbook day the
+    message counted for (Day 1 = the group's Day 1)."""
+    return {
+        "playbook": {"id": playbook.id, "name": playbook.name},
+        **target,
+        "member": {"id": member_id, "name": member_name},
+        "result": result,
+        "day": day,
+        "points_total": points_total,
+        "vars": playbook.vars,
+    }
+
+
+def sample_reply_contexts(playbook: Playbook) -> list[dict[str, Any]]:
+    """One context per outcome, for `botops validate`."""
+    group = sample_target("group", datetime.fromisoformat("2026-01-01T10:00:00+08:00"))
+    return [
+        reply_context(
+            playbook=playbook,
+            target=target_context(group, "group"),
+            member_id="wmSAMPLE",
+            member_name="小雨",
+            result=CheckinResult(outcome, points=40, bonus=30, streak=7, detail="示例"),
+            day=7,
+            points_total=230,
+        )
+        for outcome in REPLY_OUTCOMES
+    ]

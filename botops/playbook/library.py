@@ -20,6 +20,7 @@ from botops.playbook.checks import PolicyDefaults
 from botops.playbook.context import (
     SAMPLE_CHECKINS,
     message_context,
+    sample_reply_contexts,
     sample_target,
     schedule_context,
     target_context,
@@ -58,20 +59,35 @@ class MessageSpec:
     reads_checkins: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class ReplySpec:
+    """A playbook's compiled check-in reply (CheckinRule.reply)."""
+
+    template: Template
+    name: str | None  # template file, or None for inline text
+    references: frozenset[str] | None  # as MessageSpec.references
+
+
 class PlaybookLibrary:
     def __init__(
         self,
         sourced: list[SourcedPlaybook],
         messages: dict[tuple[str, str, str], MessageSpec],
         digests: dict[str, str],
+        replies: dict[str, ReplySpec] | None = None,
     ) -> None:
         self.sourced = sourced
         self.playbooks: list[Playbook] = [s.playbook for s in sourced]
         self._messages = messages
         self._digests = digests
+        self._replies = replies or {}
 
     def message(self, playbook_id: str, step_id: str, segment: str) -> MessageSpec:
         return self._messages[(playbook_id, step_id, segment)]
+
+    def reply(self, playbook_id: str) -> ReplySpec | None:
+        """The playbook's check-in reply, if it has one."""
+        return self._replies.get(playbook_id)
 
     def digest(self, playbook_id: str) -> str:
         """The playbook's version: a hash of its file and every template it uses."""
@@ -90,9 +106,17 @@ def load_library(
     good: list[SourcedPlaybook] = []
     messages: dict[tuple[str, str, str], MessageSpec] = {}
     digests: dict[str, str] = {}
+    replies: dict[str, ReplySpec] = {}
     for item in sourced:
         item_problems: list[Problem] = list(_attachment_problems(item))
         used: set[str] = set()
+        reply, reply_problems = _compile_reply(item, templates)
+        item_problems.extend(reply_problems)
+        if reply is not None:
+            replies[item.playbook.id] = reply
+            if reply.name is not None:
+                used.add(reply.name)
+            used |= reply.references if reply.references is not None else templates.all_names()
         for step_index, step in enumerate(item.playbook.steps):
             for segment in _segments(item.playbook):
                 spec, spec_problems = _compile(item, templates, step_index, step, segment)
@@ -109,7 +133,7 @@ def load_library(
             good.append(item)
             digests[item.playbook.id] = _digest(item, templates, used)
     problems.sort()
-    return PlaybookLibrary(good, messages, digests), problems
+    return PlaybookLibrary(good, messages, digests, replies), problems
 
 
 def _segments(playbook: Playbook) -> list[str]:
@@ -156,6 +180,29 @@ def _compile(
     except TemplateProblem as exc:
         return None, [_template_problem(item, templates, field, exc, step, segment)]
     return spec, []
+
+
+def _compile_reply(
+    item: SourcedPlaybook, templates: Templates
+) -> tuple[ReplySpec | None, list[Problem]]:
+    """Compile the check-in reply and render it for every outcome with sample figures."""
+    rule = item.playbook.checkin
+    if rule is None or rule.reply is None:
+        return None, []
+    name, text = rule.reply.template, rule.reply.text
+    field = ("checkin", "reply", "text" if text is not None else "template")
+    try:
+        template = templates.get(name, text)
+        references = templates.references(name, text)
+        for context in sample_reply_contexts(item.playbook):
+            Templates.render(template, context, name)
+    except TemplateProblem as exc:
+        failure = exc.failure
+        if failure.file is None or failure.line == 0:
+            return None, [item.problem(field, f"check-in reply: {failure.message}")]
+        path = str(templates.source_path(failure.file))
+        return None, [Problem(path, failure.line, 1, f"check-in reply: {failure.message}")]
+    return ReplySpec(template, name, references), []
 
 
 def _template_problem(

@@ -356,6 +356,19 @@ class Makeup(Strict):
     )
 
 
+class CheckinReply(Strict):
+    """What the AI bot answers a check-in with (only AI-bot messages can be answered)."""
+
+    text: str | None = Field(None, description="inline Jinja template of the reply")
+    template: str | None = Field(None, description="template file, relative to templates_dir")
+
+    @model_validator(mode="after")
+    def _one_body(self) -> CheckinReply:
+        if (self.text is None) == (self.template is None):
+            raise ValueError("a reply needs exactly one of 'text' or 'template'")
+        return self
+
+
 class CheckinRule(Strict):
     keywords: list[str] = Field(
         default_factory=list, description="a message containing any of these checks in"
@@ -371,6 +384,9 @@ class CheckinRule(Strict):
         default_factory=dict, description="extra points on reaching a streak length, e.g. {7: 30}"
     )
     makeup: Makeup | None = None
+    reply: CheckinReply | None = Field(
+        None, description="the AI bot's answer to a check-in message (see docs/playbooks.md)"
+    )
 
     @model_validator(mode="after")
     def _has_matcher(self) -> CheckinRule:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 
 from botops.clock import Clock, SystemClock
 from botops.simulator import (
+    api_aibot,
     api_contacts,
     api_mass,
     api_media,
@@ -29,8 +30,11 @@ from botops.simulator.calls import ApiCall, Handler
 from botops.simulator.config import SimConfig
 from botops.simulator.faults import FaultPlan
 from botops.simulator.model import (
+    EXTERNAL,
+    AiBotReply,
     ApiError,
     MassTask,
+    Member,
     RecordedRequest,
     RobotMessage,
     SimState,
@@ -52,9 +56,10 @@ HANDLERS: dict[str, Handler] = {
     "media/upload": api_media.upload,
     "webhook/send": api_robot.send,
     "webhook/upload_media": api_robot.upload_media,
+    "aibot/response": api_aibot.respond,
 }
 # Authenticated by corpsecret (gettoken) or by the robot key instead of an access token.
-NO_TOKEN_APIS = frozenset({"gettoken", "webhook/send", "webhook/upload_media"})
+NO_TOKEN_APIS = frozenset({"gettoken", "webhook/send", "webhook/upload_media", "aibot/response"})
 
 
 class Simulator:
@@ -120,6 +125,19 @@ class Simulator:
         with self.lock:
             seed_groups(self.state, groups, self.clock.now())
 
+    def leave(self, chat_id: str, userid: str) -> None:
+        """A member leaves a group (groupchat/get no longer lists them)."""
+        with self.lock:
+            group = self.state.groups[chat_id]
+            group.members = [m for m in group.members if m.userid != userid]
+
+    def join(self, chat_id: str, userid: str, name: str, *, join_scene: int = 3) -> None:
+        """A customer joins a group now (3: by QR code, groupchat/get numbering)."""
+        with self.lock:
+            group = self.state.groups[chat_id]
+            at = int(self.clock.now().timestamp())
+            group.members.append(Member(userid, EXTERNAL, at, join_scene=join_scene, name=name))
+
     def add_robot(self, key: str) -> None:
         with self.lock:
             self.state.robot_keys.add(key)
@@ -149,6 +167,10 @@ class Simulator:
     def robot_messages(self) -> list[RobotMessage]:
         with self.lock:
             return list(self.state.robot_messages)
+
+    def aibot_replies(self) -> list[AiBotReply]:
+        with self.lock:
+            return list(self.state.aibot_replies)
 
     def issued_tokens(self) -> list[str]:
         """Every access token handed out (so tests can check none leaked into logs)."""

@@ -157,6 +157,14 @@ class Media:
 
 
 @dataclass(slots=True)
+class AiBotReply:
+    response_code: str
+    at: int
+    msgtype: str
+    body: dict[str, Any]
+
+
+@dataclass(slots=True)
 class RobotMessage:
     robot: str  # fingerprint of the key; the key itself is a secret
     at: int
@@ -190,6 +198,7 @@ class SimState:
     media: dict[str, Media] = field(default_factory=dict)
     robot_keys: set[str] = field(default_factory=set)
     robot_messages: list[RobotMessage] = field(default_factory=list)
+    aibot_replies: list[AiBotReply] = field(default_factory=list)
     robot_sends: dict[str, deque[datetime]] = field(default_factory=dict)
     tokens: dict[str, TokenInfo] = field(default_factory=dict)
     deliveries: dict[str, list[datetime]] = field(default_factory=dict)  # target -> send times

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -113,16 +114,54 @@ def leaderboard(
     """The top members by points, then streak, then name. `streak` is the streak alive on
     `today` (see checkins.rules.current_streak); without `today`, the run ending at the
     member's last check-in. `names` (userid -> name) overrides the names the ledger knows."""
+    rows = standings(session, playbook=playbook, chat_id=chat_id, today=today, names=names)
+    return [LeaderRow(r.name, r.points, r.streak) for r in rows[:top]]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """One member's totals in a scope (`botops points`)."""
+
+    member_id: str
+    name: str
+    points: int
+    streak: int  # alive on `today`, as in `leaderboard`
+    days: int  # distinct local days with a check-in or make-up
+
+
+def standings(
+    session: Session,
+    *,
+    playbook: str | None = None,
+    chat_id: str | None = None,
+    today: date | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[Standing]:
+    """Every member with rows in the scope, in `leaderboard` order (then by member id, so
+    namesakes keep a stable order). Days and streaks count each local day once, even across
+    several groups or playbooks."""
     filters = _scope(playbook, chat_id)
     points = _points_by_member(session, filters)
     days = _days_by_member(session, filters)
-    streaks = {m: _streak(days.get(m, set()), today) for m in points}
     known = _names(session, list(points), chat_id)
     if names:
         known.update({m: n for m, n in names.items() if n})
-    rows = [LeaderRow(known.get(m, m), p, streaks[m]) for m, p in points.items()]
-    rows.sort(key=lambda r: (-r.points, -r.streak, r.name))
-    return rows[:top]
+    rows = [
+        Standing(m, known.get(m, m), p, _streak(days.get(m, set()), today), len(days.get(m, ())))
+        for m, p in points.items()
+    ]
+    rows.sort(key=lambda r: (-r.points, -r.streak, r.name, r.member_id))
+    return rows
+
+
+def member_scopes(session: Session, member: str) -> list[tuple[str, str]]:
+    """The (chat_id, playbook) pairs `member` has ledger rows in, sorted."""
+    query = (
+        select(col(LedgerEntry.chat_id), col(LedgerEntry.playbook))
+        .where(LedgerEntry.member_id == member)
+        .distinct()
+    )
+    return sorted((chat, playbook) for chat, playbook in session.exec(query))
 
 
 def snapshot(
@@ -221,3 +260,10 @@ def _names(session: Session, members: list[str], chat_id: str | None) -> dict[st
         if row.group_nickname or row.name:
             names[row.userid] = row.group_nickname or row.name
     return names
+
+
+def member_points(session: Session, member: str, chat_id: str, playbook: str) -> int:
+    """The member's points in one group under one playbook."""
+    filters = [*_scope(playbook, chat_id), LedgerEntry.member_id == member]
+    total = session.exec(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(*filters))
+    return int(total.one())

@@ -20,8 +20,6 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -30,8 +28,8 @@ from starlette.routing import Route
 from botops.clock import Clock
 from botops.config import WeComSettings
 from botops.errors import BotopsError
+from botops.store.callbacks import store_callback
 from botops.store.db import session
-from botops.store.models import CallbackEvent as StoredCallback
 from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
@@ -157,18 +155,13 @@ async def _receive(ctx: _Context, request: Request) -> Response:
 
 def _store(engine: Engine, event: CallbackEvent, plain: bytes, now: datetime) -> bool:
     """Insert-or-ignore on the dedup key; True when this delivery made a new row."""
-    row = {
-        "dedup_key": event.dedup_key,
-        "kind": type(event).__name__,
-        "chat_id": event.chat_id if isinstance(event, ExternalChatEvent) else None,
-        "payload": plain.decode("utf-8", errors="replace"),
-        "received_at": now,
-        "processed_at": None,
-        "error": "",
-    }
     with session(engine) as s:
-        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert(StoredCallback).values(row).on_conflict_do_nothing(index_elements=["dedup_key"])
+        row_id = store_callback(
+            s,
+            dedup_key=event.dedup_key,
+            kind=type(event).__name__,
+            chat_id=event.chat_id if isinstance(event, ExternalChatEvent) else None,
+            payload=plain.decode("utf-8", errors="replace"),
+            now=now,
         )
-        return bool(s.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return row_id is not None

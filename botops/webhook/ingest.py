@@ -108,8 +108,8 @@ def score_messages(
     with session(engine) as s:
         known = groups(s)
         for message in messages:
-            decisions = score(s, library, message, now, tz_default, known=known)
-            scored += sum(d.scored for d in decisions)
+            results = score(s, library, message, now, tz_default, known=known)
+            scored += sum(r.decision.scored for r in results)
     return scored
 
 

@@ -4,6 +4,13 @@
                                          or reordered) unless the stored member_version already
                                          matches a members-only change, then upsert the group
     change_external_chat dismiss         mark the group dismissed; cancel its PLANNED sends
+    change_external_chat del_member      also: the callback's time and QuitScene become the
+                                         members' exact quit time (a re-fetch cannot know it)
+    change_external_tag                  re-fetch the complete corp tag list
+    change_external_contact del_*        the customer is no longer the staff member's contact:
+                                         cancel that staff member's PLANNED sends to them
+    AI-bot message                       one whose handling failed in the request: scored now,
+                                         answered through its response_url (within the hour)
     anything else                        processed: stored and logged, never an error
 
 A failure is written to the row's `error` and the row stays pending, so the next round
@@ -14,8 +21,9 @@ Handling is idempotent (upserts and conditional updates), so two runs racing is 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine, update
@@ -23,18 +31,28 @@ from sqlmodel import col, select
 
 from botops.clock import Clock
 from botops.errors import BotopsError
+from botops.playbook.library import PlaybookLibrary
+from botops.store.callbacks import finish_callback
+from botops.store.corp_tags import replace_corp_tags
 from botops.store.db import session
 from botops.store.groups import upsert_group
 from botops.store.models import CallbackEvent as StoredCallback
-from botops.store.models import GroupRecord, GroupStatus, OutboxRow, SendState
+from botops.store.models import GroupMember, GroupRecord, GroupStatus, OutboxRow, SendState
+from botops.webhook.aibot import parse_aibot_message
+from botops.webhook.aibot_app import KIND as AIBOT_KIND
+from botops.webhook.aibot_checkin import check_in
 from botops.webhook.decode import parse_event
-from botops.webhook.events import ExternalChatEvent
+from botops.webhook.events import ExternalChatEvent, ExternalContactEvent, ExternalTagEvent
 from botops.wecom.client import WeComClient
 
 log = structlog.get_logger()
 
 BATCH = 200
 MEMBER_ONLY = frozenset({"add_member", "del_member"})
+CONTACT_GONE = frozenset({"del_external_contact", "del_follow_user"})
+
+
+RESPONSE_URL_TTL = timedelta(hours=1)  # WeCom: a response_url is valid for an hour
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +61,20 @@ class _Pending:
     kind: str
     chat_id: str | None
     payload: str
+    received_at: datetime
 
 
-async def process_pending(engine: Engine, client: WeComClient, clock: Clock) -> int:
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """What handling needs besides WeCom: the playbooks (check-ins) and the default zone."""
+
+    library: Callable[[], PlaybookLibrary]
+    tz_default: str
+
+
+async def process_pending(
+    engine: Engine, client: WeComClient, clock: Clock, handlers: Handlers
+) -> int:
     """Handle the unprocessed stored callbacks in order; returns how many were processed."""
     pending = await asyncio.to_thread(_pending, engine)
     blocked: set[str] = set()  # groups with an event that failed this round
@@ -54,6 +83,10 @@ async def process_pending(engine: Engine, client: WeComClient, clock: Clock) -> 
         if row.chat_id is not None and row.chat_id in blocked:
             continue
         try:
+            if row.kind == AIBOT_KIND:
+                await _handle_aibot(engine, client, clock, handlers, row)
+                done += 1
+                continue
             await _handle(engine, client, clock, row)
         except (BotopsError, OSError) as exc:  # WeComError, MalformedCallback, a database hiccup
             log.error("webhook.process_failed", id=row.id, kind=row.kind, error=str(exc))
@@ -74,20 +107,26 @@ def _pending(engine: Engine) -> list[_Pending]:
             .order_by(col(StoredCallback.id))
             .limit(BATCH)
         ).all()
-        return [_Pending(r.id or 0, r.kind, r.chat_id, r.payload) for r in rows]
+        return [_Pending(r.id or 0, r.kind, r.chat_id, r.payload, r.received_at) for r in rows]
 
 
 def _finish(engine: Engine, row_id: int, processed_at: datetime | None, error: str) -> None:
     with session(engine) as s:
-        s.execute(
-            update(StoredCallback)
-            .where(col(StoredCallback.id) == row_id)
-            .values(processed_at=processed_at, error=error)
-        )
+        finish_callback(s, row_id, processed_at, error)
 
 
 async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pending) -> None:
     event = parse_event(row.payload.encode("utf-8"))
+    if isinstance(event, ExternalTagEvent):
+        tags = await client.get_corp_tags()
+        with session(engine) as s:
+            changes = replace_corp_tags(s, tags)
+        log.info("webhook.corp_tags_refreshed", tag_id=event.tag_id, changed=changes.changed)
+        return
+    if isinstance(event, ExternalContactEvent):
+        cancelled = await asyncio.to_thread(_contact_changed, engine, event, clock.now())
+        log.info("webhook.contact_changed", change=event.change_type, cancelled=cancelled)
+        return
     if not isinstance(event, ExternalChatEvent):
         log.info("webhook.event_ignored", id=row.id, kind=row.kind, wecom_event=event.event)
         return
@@ -97,11 +136,80 @@ async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pendi
         return
     if await asyncio.to_thread(_up_to_date, engine, event):
         log.info("webhook.group_current", chat_id=event.chat_id, change=event.change_type)
-        return
-    chat = await client.get_group_chat(event.chat_id)
+    else:
+        chat = await client.get_group_chat(event.chat_id)
+        with session(engine) as s:
+            change = upsert_group(s, chat, clock.now())
+        log.info("webhook.group_refreshed", chat_id=event.chat_id, new=change.new)
+    if event.update_detail == "del_member":
+        await asyncio.to_thread(_record_quits, engine, event)
+
+
+def _record_quits(engine: Engine, event: ExternalChatEvent) -> None:
+    """The roster (from groupchat/get) says who is gone, the callback says when and how.
+    Only members the roster has as gone are touched, and only when the callback's time fits
+    (after they joined, before the sync that noticed): a late del_member callback for someone
+    who has since rejoined changes nothing."""
     with session(engine) as s:
-        change = upsert_group(s, chat, clock.now())
-    log.info("webhook.group_refreshed", chat_id=event.chat_id, new=change.new)
+        for userid in event.member_userids:
+            member = s.get(GroupMember, (event.chat_id, userid))
+            if member is None or member.left_at is None or event.create_time > member.left_at:
+                continue
+            if member.join_time is not None and event.create_time < member.join_time:
+                continue
+            member.left_at, member.quit_scene = event.create_time, event.quit_scene
+            s.add(member)
+
+
+def _contact_changed(engine: Engine, event: ExternalContactEvent, now: datetime) -> int:
+    """A customer who deleted the staff member (or was deleted) cannot receive their mass
+    sends: cancel them rather than have WeCom fail them. Other changes need nothing: customer
+    targets come from the groups file, their tags from `botops groups`."""
+    if event.change_type not in CONTACT_GONE or not event.external_user_id:
+        return 0
+    with session(engine) as s:
+        result = s.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.target_id) == event.external_user_id,
+                col(OutboxRow.target_kind) != "group",
+                col(OutboxRow.sender) == event.user_id,
+                col(OutboxRow.state) == SendState.PLANNED,
+            )
+            .values(
+                state=SendState.CANCELLED,
+                error=f"customer is no longer a contact ({event.change_type})",
+                updated_at=now,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _handle_aibot(
+    engine: Engine, client: WeComClient, clock: Clock, handlers: Handlers, row: _Pending
+) -> None:
+    """Score, mark processed (one transaction), then answer: the answer is best effort, a
+    scored check-in is never undone because the member could not be told."""
+    bot = parse_aibot_message(row.payload.encode("utf-8"))
+
+    def score_it() -> str:
+        with session(engine) as s:
+            reply = check_in(
+                s, handlers.library(), bot, row.received_at, clock.now(), handlers.tz_default
+            )
+            finish_callback(s, row.id, clock.now())
+        return reply
+
+    reply = await asyncio.to_thread(score_it)
+    if not reply or bot.response_url is None:
+        return
+    if clock.now() - row.received_at >= RESPONSE_URL_TTL:
+        log.warning("aibot.reply_too_late", msgid=bot.msg_id)
+        return
+    try:
+        await client.aibot_respond(bot.response_url, reply)
+    except BotopsError as exc:
+        log.warning("aibot.reply_failed", msgid=bot.msg_id, error=str(exc))
 
 
 def _up_to_date(engine: Engine, event: ExternalChatEvent) -> bool:

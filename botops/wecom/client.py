@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import structlog
@@ -326,3 +327,24 @@ class WeComClient:
             "media/upload", params={"type": media_type}, upload=(filename, data)
         )
         return str(answer["media_id"])
+
+    # -- AI bot ---------------------------------------------------------------------------
+
+    async def aibot_respond(self, response_url: str, markdown: str) -> None:
+        """Answer an AI-bot message through its `response_url` (usable once, within an hour).
+
+        Only the URL's `response_code` is used: the request goes to `/cgi-bin/aibot/response`
+        on this client's api_base, so a callback can never make botops post anywhere else.
+        Not retried: the code is single-use, and a retry after a lost answer would fail anyway.
+        """
+        parts = urlsplit(response_url)
+        codes = parse_qs(parts.query).get("response_code")
+        if not parts.path.endswith("/cgi-bin/aibot/response") or not codes:
+            raise WeComRejectedError("aibot/response", None, "not an AI bot response_url")
+        await self._limiter.acquire("aibot/response")
+        await request_json(
+            self._http,
+            "aibot/response",
+            params={"response_code": codes[0]},
+            body={"msgtype": "markdown", "markdown": {"content": markdown}},
+        )

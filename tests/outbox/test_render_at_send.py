@@ -67,8 +67,8 @@ def check_in(w: World, chat_id: str, index: int) -> None:
         source="test",
     )
     with session(w.engine) as s:
-        [decision] = score(s, w.library, message, w.clock.now(), "Asia/Shanghai")
-        assert decision.scored
+        [result] = score(s, w.library, message, w.clock.now(), "Asia/Shanghai")
+        assert result.decision.scored
 
 
 def sent_texts(w: World) -> dict[str, str]:

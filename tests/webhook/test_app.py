@@ -3,17 +3,13 @@ real encrypted callbacks; then `process_pending` against the WeCom simulator."""
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -21,43 +17,33 @@ from starlette.applications import Starlette
 
 from botops.clock import FrozenClock
 from botops.config import WeComSettings
+from botops.playbook.library import PlaybookLibrary
 from botops.simulator import Simulator
+from botops.simulator.seed import external_userid
+from botops.store.corp_tags import list_corp_tags
 from botops.store.db import session
-from botops.store.models import CallbackEvent, GroupRecord, GroupStatus, OutboxRow, SendState
+from botops.store.models import (
+    CallbackEvent,
+    GroupMember,
+    GroupRecord,
+    GroupStatus,
+    OutboxRow,
+    SendState,
+)
 from botops.webhook.app import callback_routes
 from botops.webhook.crypto import CallbackCrypto
-from botops.webhook.process import process_pending
+from botops.webhook.process import Handlers, process_pending
 from botops.webhook.safe import MAX_BODY_BYTES
+from tests.asgi_server import running
 
 TOKEN = "QDG6eK"
 KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CORP = "wx5823bf96d3bd56c7"
 CRYPTO = CallbackCrypto(TOKEN, KEY, CORP)
+NO_PLAYBOOKS = Handlers(lambda: PlaybookLibrary([], {}, {}), "Asia/Shanghai")
 SETTINGS = WeComSettings(
     corp_id=CORP, callback_token=SecretStr(TOKEN), callback_aes_key=SecretStr(KEY)
 )
-
-
-@contextmanager
-def running(app: Starlette) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert thread.is_alive(), "the server thread died"
-            assert time.monotonic() < deadline, "the server did not start in time"
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture
@@ -270,8 +256,8 @@ async def test_a_create_event_stores_the_group(
 ) -> None:
     store_events(engine, clock, chat_event(clock, "wr00000", "create"))
     async with make_client() as client:
-        assert await process_pending(engine, client, clock) == 1
-        assert await process_pending(engine, client, clock) == 0  # nothing left
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 0  # nothing left
     with session(engine) as s:
         group = s.get(GroupRecord, "wr00000")
         assert group is not None
@@ -288,14 +274,14 @@ async def test_a_dismiss_event_marks_the_group_and_cancels_its_planned_sends(
 ) -> None:
     store_events(engine, clock, chat_event(clock, "wr00002", "create"))
     async with make_client() as client:
-        await process_pending(engine, client, clock)
+        await process_pending(engine, client, clock, NO_PLAYBOOKS)
         with session(engine) as s:
             s.add(outbox_row("pb:s:wr00002:1", "wr00002", clock, SendState.PLANNED))
             s.add(outbox_row("pb:s:wr00002:0", "wr00002", clock, SendState.SENT))
             s.add(outbox_row("pb:s:wr00004:1", "wr00004", clock, SendState.PLANNED))
         clock.advance(timedelta(seconds=1))
         store_events(engine, clock, chat_event(clock, "wr00002", "dismiss"))
-        assert await process_pending(engine, client, clock) == 1
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
     with session(engine) as s:
         group = s.get(GroupRecord, "wr00002")
         assert group is not None
@@ -314,7 +300,7 @@ async def test_an_unknown_event_is_processed_without_error(
 ) -> None:
     store_events(engine, clock, unknown_event(clock))
     async with make_client() as client:
-        assert await process_pending(engine, client, clock) == 1
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
     [row] = stored(engine)
     assert (row.kind, row.error, row.processed_at) == ("UnknownEvent", "", clock.now())
     assert sim.count("externalcontact/groupchat/get") == 0
@@ -331,9 +317,136 @@ async def test_a_failed_fetch_is_recorded_and_retried(
         chat_event(clock, "wr_missing", "dismiss"),
     )
     async with make_client() as client:
-        assert await process_pending(engine, client, clock) == 0
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 0
     first, second = stored(engine)
     assert first.processed_at is None
     assert first.error
     assert second.processed_at is None
     assert second.error == ""
+
+
+# --- every event type, through the running app and then process_pending ------------------
+
+
+def member_event(clock: FrozenClock, chat_id: str, detail: str, userid: str, **extra: str) -> str:
+    """change_external_chat update add_member/del_member at the clock's time."""
+    fields = "".join(f"<{k}>{v}</{k}>" for k, v in extra.items())
+    return chat_event(clock, chat_id, "update", UpdateDetail=detail).replace(
+        "</xml>",
+        f"<MemChangeCnt>1</MemChangeCnt><MemChangeList><Item>{userid}</Item></MemChangeList>"
+        f"{fields}</xml>",
+    )
+
+
+def contact_event(clock: FrozenClock, change: str, userid: str, external: str) -> str:
+    return (
+        f"<xml><ToUserName>{CORP}</ToUserName><FromUserName>sys</FromUserName>"
+        f"<CreateTime>{int(clock.now().timestamp())}</CreateTime><MsgType>event</MsgType>"
+        f"<Event>change_external_contact</Event><ChangeType>{change}</ChangeType>"
+        f"<UserID>{userid}</UserID><ExternalUserID>{external}</ExternalUserID></xml>"
+    )
+
+
+def tag_event(clock: FrozenClock, change: str, tag_id: str) -> str:
+    return (
+        f"<xml><ToUserName>{CORP}</ToUserName><FromUserName>sys</FromUserName>"
+        f"<CreateTime>{int(clock.now().timestamp())}</CreateTime><MsgType>event</MsgType>"
+        f"<Event>change_external_tag</Event><ChangeType>{change}</ChangeType>"
+        f"<Id>{tag_id}</Id><TagType>tag</TagType></xml>"
+    )
+
+
+def member(engine: Engine, chat_id: str, userid: str) -> GroupMember:
+    with session(engine) as s:
+        row = s.get(GroupMember, (chat_id, userid))
+        assert row is not None
+        return row
+
+
+@pytest.mark.anyio
+async def test_a_del_member_callback_records_the_exact_quit_time_and_scene(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    gone = external_userid("wr00000", 0)
+    store_events(engine, clock, chat_event(clock, "wr00000", "create"))
+    async with make_client() as client:
+        await process_pending(engine, client, clock, NO_PLAYBOOKS)
+        clock.advance(timedelta(minutes=3))
+        left_at = clock.now()
+        sim.leave("wr00000", gone)
+        store_events(
+            engine, clock, member_event(clock, "wr00000", "del_member", gone, QuitScene="1")
+        )
+        clock.advance(timedelta(minutes=10))  # processed later than it happened
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
+    row = member(engine, "wr00000", gone)
+    assert (row.left_at, row.quit_scene) == (left_at, 1)
+    assert member(engine, "wr00000", external_userid("wr00000", 1)).left_at is None
+
+
+@pytest.mark.anyio
+async def test_member_events_out_of_order_leave_the_roster_as_wecom_has_it(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    """She left at 09:01 and came back at 09:02; the callbacks arrive the other way round."""
+    userid = external_userid("wr00000", 0)
+    store_events(engine, clock, chat_event(clock, "wr00000", "create"))
+    async with make_client() as client:
+        await process_pending(engine, client, clock, NO_PLAYBOOKS)
+        clock.advance(timedelta(minutes=1))
+        left = member_event(clock, "wr00000", "del_member", userid, QuitScene="0")
+        sim.leave("wr00000", userid)
+        clock.advance(timedelta(minutes=1))
+        sim.join("wr00000", userid, "客户1")
+        joined = member_event(clock, "wr00000", "add_member", userid, JoinScene="3")
+        store_events(engine, clock, joined, left)
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    row = member(engine, "wr00000", userid)
+    assert row.left_at is None
+    assert row.quit_scene is None
+
+
+@pytest.mark.anyio
+async def test_a_tag_event_refreshes_the_corp_tags(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    store_events(engine, clock, tag_event(clock, "create", "etTAG1"))
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
+    with session(engine) as s:
+        names = {t.name for t in list_corp_tags(s)}
+    assert names == {"打卡挑战", "讲座"}  # the simulator's tags, now in the store
+    assert sim.count("externalcontact/get_corp_tag_list") == 1
+
+
+@pytest.mark.anyio
+async def test_a_deleted_contact_cancels_that_staff_members_planned_sends_to_them(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any]
+) -> None:
+    rows = {
+        "pb:s:wmGONE:1": ("wmGONE", "zhangsan", SendState.PLANNED),
+        "pb:s:wmGONE:0": ("wmGONE", "zhangsan", SendState.SENT),
+        "pb:t:wmGONE:1": ("wmGONE", "lisi", SendState.PLANNED),  # still lisi's contact
+        "pb:s:wmSTAY:1": ("wmSTAY", "zhangsan", SendState.PLANNED),
+    }
+    with session(engine) as s:
+        for key, (target, sender, state) in rows.items():
+            row = outbox_row(key, target, clock, state)
+            row.target_kind, row.sender = "customer", sender
+            s.add(row)
+    store_events(
+        engine,
+        clock,
+        contact_event(clock, "del_follow_user", "zhangsan", "wmGONE"),
+        contact_event(clock, "edit_external_contact", "zhangsan", "wmSTAY"),
+    )
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    with session(engine) as s:
+        states = {r.key: r.state for r in s.exec(select(OutboxRow)).all()}
+    assert states == {
+        "pb:s:wmGONE:1": SendState.CANCELLED,
+        "pb:s:wmGONE:0": SendState.SENT,
+        "pb:t:wmGONE:1": SendState.PLANNED,
+        "pb:s:wmSTAY:1": SendState.PLANNED,
+    }

@@ -1,0 +1,197 @@
+"""The AI bot's callback routes: how members' @-mentions reach the check-in engine.
+
+    GET  /wecom/aibot   URL verification: the decrypted echostr alone
+    POST /wecom/aibot   {"encrypt": ...}: verify, decode, store; then score and answer
+
+The AI bot has its own Token and EncodingAESKey (`wecom.aibot_token`, `wecom.aibot_aes_key`)
+and an empty receive id (WeCom's AI-bot crypto docs), hence its own path. The message is
+stored before anything else (a redelivery is answered 200 and changes nothing). Scoring is
+quick, so it happens within the request and the answer ("✅ 第23天打卡成功…") goes back as
+WeCom's passive reply: an encrypted `stream` message, finished at once. If scoring fails the
+member gets no answer now; the stored message stays pending, botops.webhook.process scores
+it on the next round and answers through its `response_url`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import Engine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from botops.clock import Clock
+from botops.config import WeComSettings
+from botops.errors import BotopsError
+from botops.playbook.library import PlaybookLibrary
+from botops.store.callbacks import finish_callback, store_callback
+from botops.store.db import session
+from botops.webhook.aibot import AiBotMessage, parse_aibot_message
+from botops.webhook.aibot_checkin import check_in
+from botops.webhook.body import read_capped
+from botops.webhook.crypto import CallbackCrypto
+from botops.webhook.decode import parse_json_envelope
+from botops.webhook.errors import CallbackError, MalformedCallback
+from botops.webhook.safe import MAX_BODY_BYTES
+from botops.webhook.verify import verify_request, verify_url
+
+log = structlog.get_logger()
+
+PATH = "/wecom/aibot"
+KIND = "AiBotMessage"  # callback_events.kind of stored AI-bot messages
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    crypto: CallbackCrypto
+    engine: Engine
+    clock: Clock
+    max_skew: timedelta
+    library: Callable[[], PlaybookLibrary]
+    tz_default: str
+
+
+def aibot_routes(
+    settings: WeComSettings,
+    engine: Engine,
+    clock: Clock,
+    library: Callable[[], PlaybookLibrary],
+    tz_default: str,
+) -> list[Route]:
+    """The AI-bot routes; 503 until `wecom.aibot_token` and `wecom.aibot_aes_key` are set."""
+    crypto = _crypto(settings)
+    if crypto is None:
+        return [Route(PATH, _unavailable, methods=["GET", "POST"])]
+    ctx = _Context(crypto, engine, clock, settings.callback_max_skew, library, tz_default)
+
+    async def get(request: Request) -> Response:
+        return _verify_url(ctx, request)
+
+    async def post(request: Request) -> Response:
+        return await _receive(ctx, request)
+
+    return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
+
+
+def _crypto(settings: WeComSettings) -> CallbackCrypto | None:
+    token, key = settings.aibot_token, settings.aibot_aes_key
+    if token is None or key is None:
+        return None
+    try:
+        return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), "")
+    except BotopsError as exc:  # an EncodingAESKey that is not 43 base64 characters
+        log.error("aibot.not_configured", error=str(exc))
+        return None
+
+
+async def _unavailable(_: Request) -> Response:
+    log.error("aibot.unavailable", hint="set wecom.aibot_token and wecom.aibot_aes_key")
+    return PlainTextResponse("AI bot callbacks are not configured", status_code=503)
+
+
+def _refused(status: int, exc: CallbackError) -> Response:
+    log.warning("aibot.refused", status=status, reason=type(exc).__name__, detail=str(exc))
+    return PlainTextResponse("unauthorized" if status == 401 else "bad request", status_code=status)
+
+
+def _verify_url(ctx: _Context, request: Request) -> Response:
+    q = request.query_params
+    try:
+        echo = verify_url(
+            ctx.crypto,
+            q.get("msg_signature", ""),
+            q.get("timestamp", ""),
+            q.get("nonce", ""),
+            q.get("echostr", ""),
+            now=ctx.clock.now(),
+            max_skew=ctx.max_skew,
+        )
+    except CallbackError as exc:
+        return _refused(401, exc)
+    return Response(echo, media_type="text/plain")
+
+
+async def _receive(ctx: _Context, request: Request) -> Response:
+    body = await read_capped(request, MAX_BODY_BYTES)
+    if body is None:
+        log.warning("aibot.refused", status=413, reason="body too large")
+        return PlainTextResponse("payload too large", status_code=413)
+    q = request.query_params
+    try:
+        encrypted = parse_json_envelope(body)
+    except MalformedCallback as exc:
+        return _refused(400, exc)
+    try:
+        plain = verify_request(
+            ctx.crypto,
+            msg_signature=q.get("msg_signature", ""),
+            timestamp=q.get("timestamp", ""),
+            nonce=q.get("nonce", ""),
+            encrypted=encrypted,
+            now=ctx.clock.now(),
+            max_skew=ctx.max_skew,
+        )
+        bot = parse_aibot_message(plain)
+    except MalformedCallback as exc:
+        return _refused(400, exc)
+    except CallbackError as exc:
+        return _refused(401, exc)
+    received = ctx.clock.now()
+    row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
+    if row_id is None:  # a redelivery: the first delivery was (or will be) answered
+        log.info("aibot.duplicate", msgid=bot.msg_id)
+        return Response(b"")
+    try:
+        reply = await asyncio.to_thread(_handle, ctx, row_id, bot, received)
+    except Exception as exc:  # stays pending: scored later, answered via response_url
+        log.error("aibot.handling_failed", msgid=bot.msg_id, error=str(exc) or repr(exc))
+        return Response(b"")
+    log.info("aibot.received", msgid=bot.msg_id, chat_id=bot.chat_id, replied=bool(reply))
+    if not reply:
+        return Response(b"")
+    return JSONResponse(passive_reply(ctx.crypto, bot, reply, received))
+
+
+def _store(engine: Engine, bot: AiBotMessage, plain: bytes, now: datetime) -> int | None:
+    with session(engine) as s:
+        return store_callback(
+            s,
+            dedup_key=bot.dedup_key,
+            kind=KIND,
+            chat_id=bot.chat_id,
+            payload=plain.decode("utf-8", errors="replace"),
+            now=now,
+        )
+
+
+def _handle(ctx: _Context, row_id: int, bot: AiBotMessage, received: datetime) -> str:
+    with session(ctx.engine) as s:
+        reply = check_in(s, ctx.library(), bot, received, ctx.clock.now(), ctx.tz_default)
+        finish_callback(s, row_id, ctx.clock.now())
+    return reply
+
+
+def passive_reply(
+    crypto: CallbackCrypto, bot: AiBotMessage, text: str, now: datetime
+) -> dict[str, str]:
+    """The encrypted answer WeCom shows under the member's message: a `stream` message that
+    is finished at once (WeCom accepts stream or template_card replies to messages)."""
+    plain = {
+        "msgtype": "stream",
+        "stream": {"id": f"botops-{bot.msg_id}", "finish": True, "content": text},
+    }
+    encrypted = crypto.encrypt(json.dumps(plain, ensure_ascii=False))
+    timestamp, nonce = str(int(now.timestamp())), secrets.token_hex(8)
+    return {
+        "encrypt": encrypted,
+        "msgsignature": crypto.signature(timestamp, nonce, encrypted),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
