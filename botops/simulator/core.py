@@ -125,6 +125,11 @@ class Simulator:
         with self.lock:
             seed_groups(self.state, groups, self.clock.now())
 
+    def dismiss(self, chat_id: str) -> None:
+        """The owner dismisses a group: WeCom no longer lists or returns it (90501)."""
+        with self.lock:
+            del self.state.groups[chat_id]
+
     def leave(self, chat_id: str, userid: str) -> None:
         """A member leaves a group (groupchat/get no longer lists them)."""
         with self.lock:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import col, select
 
 from botops.clock import Clock
-from botops.errors import BotopsError
+from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
 from botops.store.callbacks import finish_callback
 from botops.store.corp_tags import replace_corp_tags
@@ -38,6 +38,7 @@ from botops.store.db import session
 from botops.store.groups import upsert_group
 from botops.store.models import CallbackEvent as StoredCallback
 from botops.store.models import GroupMember, GroupRecord, GroupStatus, OutboxRow, SendState
+from botops.sync.groups import GROUP_GONE
 from botops.webhook.aibot import parse_aibot_message
 from botops.webhook.aibot_app import KIND as AIBOT_KIND
 from botops.webhook.aibot_checkin import check_in
@@ -137,7 +138,16 @@ async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pendi
     if await asyncio.to_thread(_up_to_date, engine, event):
         log.info("webhook.group_current", chat_id=event.chat_id, change=event.change_type)
     else:
-        chat = await client.get_group_chat(event.chat_id)
+        try:
+            chat = await client.get_group_chat(event.chat_id)
+        except WeComRejectedError as exc:
+            if exc.errcode != GROUP_GONE:
+                raise
+            # Dismissed (or never a customer group) by the time we asked: a later dismiss
+            # callback may be lost, so act now rather than retry forever.
+            cancelled = await asyncio.to_thread(_dismiss, engine, event.chat_id, clock.now())
+            log.info("webhook.group_gone", chat_id=event.chat_id, cancelled=cancelled)
+            return
         with session(engine) as s:
             change = upsert_group(s, chat, clock.now())
         log.info("webhook.group_refreshed", chat_id=event.chat_id, new=change.new)

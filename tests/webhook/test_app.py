@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from botops.clock import FrozenClock
 from botops.config import WeComSettings
 from botops.playbook.library import PlaybookLibrary
-from botops.simulator import Simulator
+from botops.simulator import Fault, Simulator
 from botops.simulator.seed import external_userid
 from botops.store.corp_tags import list_corp_tags
 from botops.store.db import session
@@ -308,21 +308,55 @@ async def test_an_unknown_event_is_processed_without_error(
 
 @pytest.mark.anyio
 async def test_a_failed_fetch_is_recorded_and_retried(
-    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any]
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
 ) -> None:
+    """WeCom keeps failing past the client's retries: the event stays pending with its error,
+    the group's later events wait for it, and the next round handles both in order."""
     store_events(
         engine,
         clock,
-        chat_event(clock, "wr_missing", "create"),
-        chat_event(clock, "wr_missing", "dismiss"),
+        chat_event(clock, "wr00002", "create"),
+        chat_event(clock, "wr00002", "dismiss"),
     )
+    sim.faults.add(Fault("errcode", times=20, api="externalcontact/groupchat/get", errcode=-1))
     async with make_client() as client:
         assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 0
-    first, second = stored(engine)
-    assert first.processed_at is None
-    assert first.error
-    assert second.processed_at is None
-    assert second.error == ""
+        first, second = stored(engine)
+        assert first.processed_at is None
+        assert "-1" in first.error
+        assert second.processed_at is None
+        assert second.error == ""
+        sim.faults.clear()
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    with session(engine) as s:
+        group = s.get(GroupRecord, "wr00002")
+        assert group is not None
+        assert group.status == GroupStatus.DISMISSED
+
+
+@pytest.mark.anyio
+async def test_an_event_for_a_group_wecom_no_longer_has_dismisses_it(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    store_events(engine, clock, chat_event(clock, "wr00003", "create"))
+    async with make_client() as client:
+        await process_pending(engine, client, clock, NO_PLAYBOOKS)
+        with session(engine) as s:
+            s.add(outbox_row("pb:s:wr00003:1", "wr00003", clock, SendState.PLANNED))
+        store_events(engine, clock, chat_event(clock, "wr_missing", "create"))
+        store_events(engine, clock, chat_event(clock, "wr00003", "update", UpdateDetail="x"))
+        # wr00003 is dismissed in WeCom and its dismiss callback was lost
+        sim.dismiss("wr00003")
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    assert [e.error for e in stored(engine)] == ["", "", ""]
+    with session(engine) as s:
+        assert s.get(GroupRecord, "wr_missing") is None
+        group = s.get(GroupRecord, "wr00003")
+        assert group is not None
+        assert group.status == GroupStatus.DISMISSED
+        row = s.get(OutboxRow, "pb:s:wr00003:1")
+        assert row is not None
+        assert row.state == SendState.CANCELLED
 
 
 # --- every event type, through the running app and then process_pending ------------------
