@@ -1,7 +1,8 @@
 """`botops run`: the long-running daemon.
 
 One asyncio process: APScheduler (3.x, AsyncIOScheduler) is only the timer — every job reads
-its work from the database — plus the HTTP server (health now; WeCom callbacks later).
+its work from the database — plus the HTTP server (botops.daemon.http: health, readiness,
+metrics, WeCom callbacks, AI-bot messages, message ingest).
 
     leadership   every 5 s: a standby tries to become leader; a leader checks it still is
     plan         every daemon.plan_every: reload playbooks if changed, plan into the outbox,
@@ -26,15 +27,14 @@ import structlog
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from botops.clock import Clock
 from botops.config import Settings
+from botops.daemon.http import Readiness, build_app
 from botops.daemon.leader import Leadership, leadership_for
 from botops.daemon.reload import PlaybookSource, ReloadStatus, format_alert
 from botops.daemon.runtime import Runtime, runtime
+from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.sync.groups import sync_groups
@@ -80,16 +80,17 @@ class Service:
             settings.sops_dir, settings.templates_dir, settings.policy, self._rejected, settle=True
         )
         async with runtime(settings, self._clock, source.current) as rt:
+            scheduler = self._scheduler(rt, source, leadership)
+            gauges = watch_store(rt.engine)
             server = _EmbeddedServer(
                 uvicorn.Config(
-                    self._app(rt),
+                    self._app(rt, scheduler),
                     host=settings.server.host,
                     port=settings.server.port,
                     log_level="warning",
                 )
             )
             server_task = asyncio.create_task(server.serve())
-            scheduler = self._scheduler(rt, source, leadership)
             scheduler.start()
             self._install_signal_handlers()
             log.info(
@@ -100,6 +101,7 @@ class Service:
             )
             await self._stop.wait()
             await self._shutdown(rt, scheduler, leadership, server, server_task)
+            unwatch_store(gauges)
         return 0
 
     def _scheduler(
@@ -263,13 +265,7 @@ class Service:
         except TimeoutError:
             return False
 
-    def _app(self, rt: Runtime) -> Starlette:
-        async def healthz(_: Request) -> JSONResponse:
-            return JSONResponse({"status": "ok"})
-
-        async def readyz(_: Request) -> JSONResponse:
-            return JSONResponse({"status": "ready", "leader": self._leader, "worker": rt.worker})
-
+    def _app(self, rt: Runtime, scheduler: AsyncIOScheduler) -> Starlette:
         async def process_callbacks() -> None:  # a coroutine function: Starlette awaits it
             await self._process_callbacks(rt)
 
@@ -282,4 +278,11 @@ class Service:
         callbacks += ingest_routes(
             self._settings.ingest, rt.engine, self._clock, rt.cycle.library, self._settings.timezone
         )
-        return Starlette(routes=[Route("/healthz", healthz), Route("/readyz", readyz), *callbacks])
+        ready = Readiness(
+            rt.engine,
+            rt.wecom.client,
+            rt.worker,
+            scheduler_running=lambda: bool(scheduler.running) and not self._stop.is_set(),
+            is_leader=lambda: self._leader,
+        )
+        return build_app(ready, callbacks)

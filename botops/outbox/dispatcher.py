@@ -26,6 +26,7 @@ from sqlmodel import Session, col
 
 from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
+from botops.metrics import OUTBOX_LAG
 from botops.outbox.queue import claim, mark_missed, outgoing_for, release, set_state
 from botops.outbox.reconcile import ReconcileReport, reconcile
 from botops.outbox.render_at_send import render_at_send
@@ -145,6 +146,7 @@ class Dispatcher:
             return
         by_target = outgoing.send_keys()
         now = self._clock.now()
+        OUTBOX_LAG.observe(max((now - rows[0].due_at).total_seconds(), 0.0))
         with session(self._engine) as s:
             for failure in receipt.failed:
                 key = by_target[failure.target_id]

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from botops.errors import WeComError
+from botops.metrics import WECOM_CALLS
 from botops.wecom.redact import install_stdlib_redaction
 from botops.wecom.responses import map_response
 
@@ -59,5 +61,13 @@ async def request_json(
             method, f"/cgi-bin/{api}", params=params, content=content, headers=headers, files=files
         )
     except httpx.TransportError as exc:
+        WECOM_CALLS.labels(api, "network").inc()
         return map_response(api, exc)
-    return map_response(api, response)
+    try:
+        answer = map_response(api, response)
+    except WeComError as exc:
+        outcome = f"http_{response.status_code}" if response.status_code >= 400 else exc.errcode
+        WECOM_CALLS.labels(api, str(outcome)).inc()
+        raise
+    WECOM_CALLS.labels(api, "0").inc()
+    return answer

@@ -1,0 +1,65 @@
+"""Gauges read from the database when Prometheus scrapes `/metrics` (botops.metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from botops.metrics import REGISTRY
+from botops.store.db import session
+from botops.store.models import MassTask, OutboxRow, TaskStatus
+
+
+class StoreCollector(Collector):
+    """Gauges read from the database when Prometheus scrapes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        sends = GaugeMetricFamily(
+            "botops_sends",
+            "Outbox sends by state and channel (target kind)",
+            labels=["state", "channel"],
+        )
+        waiting = GaugeMetricFamily(
+            "botops_tasks_waiting_for_staff",
+            "WeCom mass-send tasks created and not yet confirmed, by staff member",
+            labels=["staff"],
+        )
+        with session(self._engine) as s:
+            counts = s.exec(
+                select(OutboxRow.state, OutboxRow.target_kind, func.count()).group_by(
+                    col(OutboxRow.state), col(OutboxRow.target_kind)
+                )
+            )
+            for state, kind, count in counts:
+                sends.add_metric([str(state), _channel(kind)], count)
+            staff = s.exec(
+                select(MassTask.sender, func.count())
+                .where(MassTask.status == TaskStatus.WAITING)
+                .group_by(col(MassTask.sender))
+            )
+            for sender, count in staff:
+                waiting.add_metric([sender], count)
+        yield sends
+        yield waiting
+
+
+def _channel(target_kind: str) -> str:
+    return "group" if target_kind == "group" else "customer"
+
+
+def watch_store(engine: Engine) -> StoreCollector:
+    """Register the database gauges (the daemon calls this once at start)."""
+    collector = StoreCollector(engine)
+    REGISTRY.register(collector)
+    return collector
+
+
+def unwatch_store(collector: StoreCollector) -> None:
+    REGISTRY.unregister(collector)

@@ -1,0 +1,122 @@
+"""What operators see of a running `botops run`: /readyz's checks and /metrics, read from a
+real daemon process that just sent through the simulator."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.daemon.service_support import (
+    ADD,
+    Daemon,
+    playbook,
+    project_on,
+    seed,
+    utcnow,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def get(daemon: Daemon, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}{path}", timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def post(daemon: Daemon, path: str, body: bytes) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{daemon.port}{path}", data=body, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def samples(text: str) -> dict[str, float]:
+    """Prometheus text -> {'name{labels}': value}, labels as printed."""
+    found = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"([a-z_]+(?:\{[^}]*\})?) (\S+)", line)
+        if match:
+            found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def test_readyz_and_metrics_describe_the_running_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups = seed(4, "Obs", 2)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
+        project.write(
+            "sops/now.yaml",
+            playbook("now", "现在", [("due", utcnow() - timedelta(minutes=1), 'text: "现在发"')]),
+        )
+        project.tag_groups(groups, "现在", monkeypatch, capsys)
+        daemon = project.daemon("d")
+        wait_until(lambda: project.sim.count(ADD) == 2, 30, "two tasks created")
+
+        status, body = get(daemon, "/readyz")
+        ready: dict[str, Any] = json.loads(body)
+        assert status == 200
+        assert ready["checks"] == {"database": "ok", "scheduler": "ok", "wecom_token": "ok"}
+        assert (ready["role"], ready["leader"]) == ("leader", True)
+
+        assert post(daemon, "/ingest/messages", b"{}") == 503  # no ingest.secret set
+        assert post(daemon, "/wecom/nope", b"") == 404
+
+        def scraped() -> dict[str, float] | None:
+            code, text = get(daemon, "/metrics")
+            assert code == 200
+            found = samples(text.decode())
+            return found if found.get('botops_sends{channel="group",state="submitted"}') else None
+
+        metrics = wait_until(scraped, 10, "the submitted sends in /metrics")
+        assert metrics['botops_sends{channel="group",state="submitted"}'] == 4
+        assert metrics['botops_tasks_waiting_for_staff{staff="staff00"}'] == 1
+        assert metrics['botops_tasks_waiting_for_staff{staff="staff01"}'] == 1
+        api = 'api="externalcontact/add_msg_template",outcome="0"'
+        assert metrics[f"botops_wecom_api_calls_total{{{api}}}"] == 2
+        assert metrics["botops_outbox_lag_seconds_count"] == 2
+        assert metrics["botops_outbox_lag_seconds_sum"] >= 60  # planned a minute before start
+        assert metrics['botops_callbacks_total{route="/ingest/messages",status="503"}'] == 1
+        assert metrics['botops_callbacks_total{route="other",status="404"}'] == 1
+
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+
+
+def test_readyz_is_503_naming_the_failing_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups = seed(1, "Bad", 1)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
+        daemon = project.daemon("d", BOTOPS_WECOM__SECRET="not-the-secret")
+
+        def answered() -> tuple[int, bytes] | None:
+            assert daemon.proc.poll() is None, daemon.log()[-2000:]
+            try:
+                return get(daemon, "/readyz")
+            except OSError:
+                return None
+
+        status, body = wait_until(answered, 30, "/readyz answers")
+        ready = json.loads(body)
+        assert status == 503
+        assert ready["status"] == "not ready"
+        assert ready["checks"]["database"] == "ok"
+        assert ready["checks"]["wecom_token"].startswith("error: WeCom gettoken: errcode 40001")
+        assert get(daemon, "/healthz")[0] == 200  # alive, just not ready
