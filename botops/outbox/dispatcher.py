@@ -131,18 +131,21 @@ class Dispatcher:
             with session(self._engine) as s:
                 _disown(s, keys, self._clock.now(), str(exc))
             bound.warning("send.outcome_unknown", error=str(exc))
+            _log_sends(rows, dict.fromkeys(keys, "outcome_unknown"))
             return
         except WeComRetryableError as exc:  # WeCom said it did nothing: try again next round
             with session(self._engine) as s:
                 release(s, keys, self._clock.now(), error=str(exc))
             report.retried.extend(keys)
             bound.warning("send.retry_later", error=str(exc))
+            _log_sends(rows, dict.fromkeys(keys, "retry_later"))
             return
         except (WeComRejectedError, AttachmentError) as exc:
             with session(self._engine) as s:
                 set_state(s, keys, SendState.FAILED, self._clock.now(), error=str(exc))
             report.failed.update(dict.fromkeys(keys, str(exc)))
             bound.error("send.failed", error=str(exc))
+            _log_sends(rows, dict.fromkeys(keys, "failed"))
             return
         by_target = outgoing.send_keys()
         now = self._clock.now()
@@ -161,6 +164,11 @@ class Dispatcher:
         bound.info(
             "send.dispatched", tasks=[t.msgid for t in receipt.tasks], failed=len(receipt.failed)
         )
+        outcomes = {key: f"submitted {msgid}" for key, msgid in report.submitted.items()}
+        outcomes |= dict.fromkeys(sent, "sent") | dict.fromkeys(
+            (by_target[f.target_id] for f in receipt.failed), "failed"
+        )
+        _log_sends(rows, outcomes)
 
     def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
         folder = next(
@@ -168,6 +176,20 @@ class Dispatcher:
             None,
         )
         return outgoing_for(rows, folder)
+
+
+def _log_sends(rows: list[OutboxRow], outcomes: dict[str, str]) -> None:
+    """One line per send, so `grep key=...` tells a send's whole story."""
+    for row in rows:
+        log.info(
+            "send",
+            playbook=row.playbook,
+            step=row.step,
+            group=row.target_id,
+            key=row.key,
+            attempt=row.attempts + 1,
+            outcome=outcomes.get(row.key, "unknown"),
+        )
 
 
 def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:

@@ -145,15 +145,16 @@ async def _receive(ctx: _Context, request: Request) -> Response:
         return _refused(401, exc)
     received = ctx.clock.now()
     row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
+    bound = log.bind(kind=KIND, group=bot.chat_id, key=bot.dedup_key)
     if row_id is None:  # a redelivery: the first delivery was (or will be) answered
-        log.info("aibot.duplicate", msgid=bot.msg_id)
+        bound.info("callback", outcome="duplicate")
         return Response(b"")
     try:
         reply = await asyncio.to_thread(_handle, ctx, row_id, bot, received)
     except Exception as exc:  # stays pending: scored later, answered via response_url
-        log.error("aibot.handling_failed", msgid=bot.msg_id, error=str(exc) or repr(exc))
+        bound.error("callback", outcome="pending", error=str(exc) or repr(exc))
         return Response(b"")
-    log.info("aibot.received", msgid=bot.msg_id, chat_id=bot.chat_id, replied=bool(reply))
+    bound.info("callback", outcome="replied" if reply else "handled")
     if not reply:
         return Response(b"")
     return JSONResponse(passive_reply(ctx.crypto, bot, reply, received))

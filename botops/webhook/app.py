@@ -148,7 +148,13 @@ async def _receive(ctx: _Context, request: Request) -> Response:
     except MalformedCallback as exc:
         return _refused(400, exc)
     new = await asyncio.to_thread(_store, ctx.engine, event, plain, ctx.clock.now())
-    log.info("webhook.received", kind=type(event).__name__, new=new)
+    log.info(
+        "callback",
+        kind=type(event).__name__,
+        group=event.chat_id if isinstance(event, ExternalChatEvent) else None,
+        key=event.dedup_key,
+        outcome="stored" if new else "duplicate",
+    )
     task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None
     return Response(b"", background=task)
 

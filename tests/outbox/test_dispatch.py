@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from botops.clock import FrozenClock
 from botops.errors import WeComConfigError
@@ -133,6 +134,28 @@ async def test_a_due_batch_is_one_task_and_is_never_sent_again(tmp_path):
         for r in (again, later):
             assert (r.submitted, r.failed, r.retried, r.missed) == ({}, {}, [], [])
         sent_once(w)
+
+
+async def test_every_send_gets_one_log_line_with_its_key_and_outcome(tmp_path):
+    async with planned(tmp_path) as w:
+        w.sim.faults.add(Fault("errcode", api=ADD, errcode=40008, errmsg="invalid message type"))
+        with capture_logs() as logs:
+            await w.dispatcher.dispatch()
+    lines = {e["key"]: e for e in logs if e["event"] == "send"}
+    rows = due_rows(w)
+    assert set(lines) == set(rows)
+    for key, row in rows.items():
+        line = lines[key]
+        assert (line["playbook"], line["step"], line["group"], line["attempt"]) == (
+            "camp",
+            "morning",
+            row.target_id,
+            1,
+        )
+        expected = "failed" if row.state is SendState.FAILED else f"submitted {row.msgid}"
+        assert line["outcome"] == expected
+    # the first batch was rejected, the other went through
+    assert {e["outcome"].split()[0] for e in lines.values()} == {"failed", "submitted"}
 
 
 async def test_a_permanent_rejection_fails_the_batch_with_the_errcode(tmp_path):
