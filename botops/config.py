@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,13 +23,14 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from ruamel.yaml.error import YAMLError
 
 from botops.errors import ConfigError
 from botops.planning.policy import PolicySettings, SendPolicy
-from botops.playbook.model import validate_timezone
-from botops.playbook.types import Duration
+from botops.playbook.model import InactivityRule, validate_timezone
+from botops.playbook.types import Duration, LocalTime
 
 ENV_PREFIX = "BOTOPS_"
 NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
@@ -126,6 +127,39 @@ class IngestSettings(Section):
     max_body_bytes: int = Field(1024 * 1024, ge=1)
 
 
+class ReportSettings(Section):
+    """Inactive groups and the daily ops digest (botops.reports)."""
+
+    # The rule for groups whose running playbook has no `inactivity:` (same fields);
+    # inactivity_days 0 turns it off.
+    inactivity_days: int = Field(3, ge=0)
+    inactivity_min_messages: int | None = Field(1, ge=1)
+    inactivity_min_checkins: int | None = Field(None, ge=1)
+    # Local time (in `timezone`) the daily digest goes to alerts.robot_key; null: never.
+    digest_at: LocalTime | None = time(9, 0)
+
+    @model_validator(mode="after")
+    def _has_threshold(self) -> ReportSettings:
+        if self.inactivity_days and (
+            self.inactivity_min_messages is None and self.inactivity_min_checkins is None
+        ):
+            raise ValueError(
+                "inactivity_days needs inactivity_min_messages or inactivity_min_checkins"
+                " (or set inactivity_days: 0 to turn the default rule off)"
+            )
+        return self
+
+    @property
+    def default_rule(self) -> InactivityRule | None:
+        if not self.inactivity_days:
+            return None
+        return InactivityRule(
+            days=self.inactivity_days,
+            min_messages=self.inactivity_min_messages,
+            min_checkins=self.inactivity_min_checkins,
+        )
+
+
 class Settings(Section):
     timezone: Annotated[str, BeforeValidator(validate_timezone)] = "Asia/Shanghai"
     sops_dir: Path = Path("sops")
@@ -139,6 +173,7 @@ class Settings(Section):
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @property
     def database_url(self) -> str:

@@ -19,9 +19,11 @@ from sqlmodel import Session
 from botops.checkins.engine import apply
 from botops.checkins.message import Message
 from botops.checkins.rules import Decision
+from botops.metrics import CHECKINS
 from botops.planning.targets import Target, matches
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
+from botops.store.activity import record_message
 from botops.store.groups import targets
 
 log = structlog.get_logger()
@@ -56,6 +58,7 @@ def score(
     if target is None:
         log.warning("checkins.unknown_group", chat_id=message.chat_id, msgid=message.msgid)
         return []
+    record_message(session, message, ZoneInfo(tz_default))  # activity counts every message
     decisions = []
     for playbook in library.playbooks:
         day_one = active_since(playbook, target, tz_default)
@@ -65,6 +68,7 @@ def score(
         decision = apply(
             session, playbook.id, playbook.checkin, tz, message, now, not_before=day_one
         )
+        CHECKINS.labels(playbook.id, str(decision.outcome)).inc()
         log.info(
             "checkins.scored",
             playbook=playbook.id,
@@ -79,14 +83,22 @@ def score(
 
 def active_since(playbook: Playbook, target: Target, tz_default: str) -> date | None:
     """The group's Day 1 under `playbook` when the playbook scores its check-ins, else None."""
-    if not playbook.enabled or playbook.checkin is None:
+    if playbook.checkin is None:
+        return None
+    return playbook_day_one(playbook, target, tz_default)
+
+
+def playbook_day_one(playbook: Playbook, target: Target, tz_default: str) -> date | None:
+    """The group's Day 1 under `playbook` when the playbook runs for it (enabled, audience
+    matching, a Day 1 known), else None; with or without a check-in rule. The anchor kind
+    decides, in the planner's order (planning.planner._anchor): a fixed date, the group's
+    creation, else its recorded enrolment."""
+    if not playbook.enabled:
         return None
     if not matches(playbook.audience, target):
         return None
-    if playbook.id in target.enrolled:
-        return target.enrolled[playbook.id]
     if isinstance(playbook.anchor, date):
         return playbook.anchor
     if playbook.anchor == "group_created" and target.created_at is not None:
         return target.created_at.astimezone(ZoneInfo(playbook.timezone or tz_default)).date()
-    return None
+    return target.enrolled.get(playbook.id)

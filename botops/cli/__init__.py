@@ -28,6 +28,7 @@ COMMANDS = (
     "send-test",
     "import-messages",
     "points",
+    "report",
 )
 
 EXIT_OK = 0

@@ -37,6 +37,9 @@ from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
+from botops.senders.digest import send_digest
+from botops.store.db import session
+from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.sync.groups import sync_groups
 from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
@@ -187,6 +190,22 @@ class Service:
         await self._process_callbacks(rt)
         await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
         await rt.dispatcher.dispatch()
+        await self._digest(rt)
+
+    async def _digest(self, rt: Runtime) -> None:
+        """The daily digest, once, at reports.digest_at (a no-op the rest of the day)."""
+        key = self._settings.alerts.robot_key
+        try:
+            await send_digest(
+                rt.engine,
+                rt.wecom.robots,
+                None if key is None else key.get_secret_value(),
+                rt.cycle.library().playbooks,
+                self._settings,
+                self._clock.now(),
+            )
+        except Exception as exc:  # a report must never stop planning and sending
+            log.error("daemon.digest_failed", error=str(exc) or repr(exc))
 
     async def _process_callbacks(self, rt: Runtime) -> None:
         """Act on stored WeCom callbacks; a failure stays recorded on its row for next time."""
@@ -210,6 +229,16 @@ class Service:
             changed=len(report.changed),
             errors=len(report.errors),
         )
+        # Hourly with the sync: flags stay current between digests (and in /metrics).
+        playbooks = rt.cycle.library().playbooks
+
+        def evaluate() -> list[FlagChange]:
+            with session(rt.engine) as s:
+                return evaluate_flags(s, playbooks, self._settings, self._clock.now())
+
+        changes = await asyncio.to_thread(evaluate)
+        if changes:
+            log.info("daemon.flags_changed", changes=len(changes))
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running; tell ops."""

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from botops.metrics import REGISTRY
 from botops.store.db import session
+from botops.store.inactivity import open_flags
 from botops.store.models import MassTask, OutboxRow, TaskStatus
 
 
@@ -46,8 +47,14 @@ class StoreCollector(Collector):
             )
             for sender, count in staff:
                 waiting.add_metric([sender], count)
+            flagged = GaugeMetricFamily(
+                "botops_groups_flagged_inactive",
+                "Active groups currently flagged inactive",
+                value=len(open_flags(s)),
+            )
         yield sends
         yield waiting
+        yield flagged
 
 
 def _channel(target_kind: str) -> str:

@@ -11,6 +11,9 @@ userid), so a re-sync or a redelivered callback upserts rather than duplicates.
        └────────< mass_task_reminders  remind_groupmsg_send calls (≤ 3 per 24 h)
     media                          uploaded media_ids by content hash (valid 3 days)
     outbox                         every planned send, keyed by its idempotency key
+    group_messages                 every group message seen, once per msgid (activity)
+    group_flags                    inactive-group flags: set, then cleared when activity returns
+    digests                        one row per local day the ops digest went out
 """
 
 from __future__ import annotations
@@ -280,3 +283,59 @@ class CallbackEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UtcDateTime)
     processed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     error: str = ""
+
+
+# --- activity and reports ------------------------------------------------------------------
+
+
+class GroupMessageRecord(SQLModel, table=True):
+    """One group message botops has seen (botops.store.activity), whatever its source and
+    whether or not it scored: the count of messages and distinct speakers per group and day.
+    Keyed by msgid, written insert-or-ignore, so a redelivered message counts once."""
+
+    __tablename__ = "group_messages"
+    __table_args__ = (Index("ix_group_messages_day", "chat_id", "local_day"),)
+
+    msgid: str = Field(primary_key=True)
+    chat_id: str
+    sender_id: str
+    sent_at: datetime = Field(sa_type=UtcDateTime)
+    local_day: date  # in the configured `timezone`
+    source: str = ""
+
+
+_OPEN_FLAG = "cleared_at IS NULL"
+
+
+class GroupFlag(SQLModel, table=True):
+    """An inactive-group flag (botops.store.inactivity). Set when the group's rule fires,
+    cleared (never deleted) when activity returns. The partial unique index allows one open
+    flag per group, so evaluating twice, or on two replicas, cannot open a second one."""
+
+    __tablename__ = "group_flags"
+    __table_args__ = (
+        Index(
+            "ux_group_flags_open",
+            "chat_id",
+            unique=True,
+            sqlite_where=text(_OPEN_FLAG),
+            postgresql_where=text(_OPEN_FLAG),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: str = Field(index=True)
+    rule_source: str  # "config", or the id of the playbook whose `inactivity` rule fired
+    reason: str  # the latest reason while open
+    flagged_at: datetime = Field(sa_type=UtcDateTime)
+    cleared_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class DigestRun(SQLModel, table=True):
+    """The daily ops digest's claim (botops.senders.digest): inserted before sending, so a
+    restart or a second replica never sends one local day's digest twice."""
+
+    __tablename__ = "digests"
+
+    local_day: date = Field(primary_key=True)  # in the configured `timezone`
+    claimed_at: datetime = Field(sa_type=UtcDateTime)

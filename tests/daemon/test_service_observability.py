@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -120,3 +121,28 @@ def test_readyz_is_503_naming_the_failing_check(
         assert ready["checks"]["database"] == "ok"
         assert ready["checks"]["wecom_token"].startswith("error: WeCom gettoken: errcode 40001")
         assert get(daemon, "/healthz")[0] == 200  # alive, just not ready
+
+
+def test_the_daemon_posts_the_daily_digest_to_the_ops_robot_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups = seed(2, "Dig", 1)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
+        project.write(
+            "sops/now.yaml",
+            playbook("now", "现在", [("due", utcnow() - timedelta(minutes=1), 'text: "现在发"')]),
+        )
+        project.tag_groups(groups, "现在", monkeypatch, capsys)
+        project.sim.add_robot("ops-robot-key")
+        daemon = project.daemon(
+            "d", BOTOPS_ALERTS__ROBOT_KEY="ops-robot-key", BOTOPS_REPORTS__DIGEST_AT="00:00"
+        )
+        [message] = wait_until(project.sim.robot_messages, 30, "the digest posted")
+        wait_until(lambda: project.sim.count(ADD) == 1, 30, "the send created")
+        time.sleep(3)  # several more planning rounds (plan_every is 1 s here)
+        assert project.sim.robot_messages() == [message], "posted more than once"
+        content = message.body["markdown"]["content"]
+        assert content.startswith("## botops 每日运营简报")
+        assert "ops-robot-key" not in daemon.log()  # the key is a secret
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0

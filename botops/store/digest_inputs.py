@@ -1,0 +1,51 @@
+"""What the daily ops digest (botops.reports.digest) is built from, read from the store:
+open inactive-group flags, mass-send tasks still waiting for staff, failed sends of the last
+day. Flags are read as stored: evaluate them first (botops.store.inactivity.evaluate_flags;
+botops.senders.digest.send_digest does)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from botops.reports.digest import DigestInputs, FailedSend, FlaggedGroup, StaffBacklog
+from botops.store.inactivity import open_flags
+from botops.store.models import GroupRecord, MassTask, OutboxRow, SendState, TaskStatus
+
+FAILED_EXAMPLES = 5
+FAILED_WITHIN = timedelta(days=1)
+
+
+def gather_digest(session: Session, now: datetime) -> DigestInputs:
+    flagged = [FlaggedGroup(f.chat_id, f.name, f.reason, f.flagged_at) for f in open_flags(session)]
+    since = now - FAILED_WITHIN
+    failed_filter = (OutboxRow.state == SendState.FAILED, col(OutboxRow.updated_at) >= since)
+    count = session.exec(select(func.count()).select_from(OutboxRow).where(*failed_filter)).one()
+    examples = session.exec(
+        select(OutboxRow, GroupRecord.name)
+        .outerjoin(GroupRecord, col(GroupRecord.chat_id) == col(OutboxRow.target_id))
+        .where(*failed_filter)
+        .order_by(col(OutboxRow.updated_at).desc(), col(OutboxRow.key))
+        .limit(FAILED_EXAMPLES)
+    ).all()
+    return DigestInputs(
+        flagged=flagged,
+        backlog=staff_backlog(session),
+        failed=[
+            FailedSend(row.playbook, row.step, row.target_id, name or "", row.error, row.updated_at)
+            for row, name in examples
+        ],
+        failed_count=int(count),
+    )
+
+
+def staff_backlog(session: Session) -> list[StaffBacklog]:
+    """Per sender: mass-send tasks still waiting for confirmation, and the oldest one's age."""
+    query = (
+        select(col(MassTask.sender), func.count(), func.min(MassTask.created_at))
+        .where(MassTask.status == TaskStatus.WAITING)
+        .group_by(col(MassTask.sender))
+    )
+    return [StaffBacklog(sender, int(n), oldest) for sender, n, oldest in session.exec(query)]
