@@ -29,6 +29,7 @@ COMMANDS = (
     "import-messages",
     "points",
     "report",
+    "status",
 )
 
 EXIT_OK = 0

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+
 from botops.config import Settings, load_settings
-from botops.errors import PlaybookError
+from botops.errors import BotopsError, PlaybookError
 from botops.playbook.library import PlaybookLibrary, load_library
+from botops.store.db import open_database
 
 
 def settings(args: argparse.Namespace) -> Settings:
@@ -40,3 +45,26 @@ def iso_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
     return value
+
+
+def existing_database(url: str, hint: str = "run `botops sync` (or `botops run`) first") -> Engine:
+    """The database of a command that only reads: a SQLite file must exist already (an empty
+    one is never created just to find it empty). The caller disposes of the engine."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None  # open_database reports it, naming the database.url key
+    path = parsed.database if parsed and parsed.get_backend_name() == "sqlite" else None
+    if path not in (None, "", ":memory:") and not Path(str(path)).is_file():
+        raise BotopsError(f"no database at {path}: {hint}")
+    return open_database(url)
+
+
+def write_output(output: Path | None, text: str, *, bom: bool = False) -> None:
+    """Standard output, or the file named by --output (`bom`: for CSV read by Excel)."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
+    print(f"wrote {output}", file=sys.stderr)

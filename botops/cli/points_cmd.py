@@ -100,7 +100,7 @@ def run_board(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     tz = _timezone(settings, args.playbook)
     today: date = args.today or _today(SystemClock(), tz)
-    engine = open_database(settings.database_url)
+    engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
             rows = ledger.standings(s, playbook=args.playbook, chat_id=args.group, today=today)
@@ -110,7 +110,7 @@ def run_board(args: argparse.Namespace) -> int:
     if not rows:
         note = f"no points yet{scope}"
         if args.format == "table":
-            _write(args, note + "\n")
+            common.write_output(args.output, note + "\n")
             return 0
         print(note, file=sys.stderr)  # keep standard output a valid (empty) document
     shown = rows[: args.top] if args.top else rows
@@ -118,9 +118,9 @@ def run_board(args: argparse.Namespace) -> int:
         text = json.dumps(
             [_record(i, r) for i, r in enumerate(shown, 1)], ensure_ascii=False, indent=2
         )
-        _write(args, text + "\n")
+        common.write_output(args.output, text + "\n")
     elif args.format == "csv":
-        _write(args, _csv(shown), bom=True)
+        common.write_output(args.output, _csv(shown), bom=True)
     else:
         heading = f"Points{scope}; streaks as of {today} ({tz.key})"
         total = sum(r.points for r in rows)
@@ -129,7 +129,9 @@ def run_board(args: argparse.Namespace) -> int:
             if len(shown) == len(rows)
             else f"top {len(shown)} of {len(rows)} member(s)"
         )
-        _write(args, f"{heading}\n{_table(shown)}{count}; {total} points in total\n")
+        common.write_output(
+            args.output, f"{heading}\n{_table(shown)}{count}; {total} points in total\n"
+        )
     return 0
 
 
@@ -272,13 +274,3 @@ def _today(clock: Clock, tz: ZoneInfo) -> date:
 def _describe(playbook: str | None, group: str | None) -> str:
     parts = ([f"playbook {playbook}"] if playbook else []) + ([f"group {group}"] if group else [])
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def _write(args: argparse.Namespace, text: str, *, bom: bool = False) -> None:
-    """Standard output, or FILE; a CSV file starts with a BOM so Excel reads Chinese names."""
-    if args.output is None:
-        sys.stdout.write(text)
-        return
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
-    print(f"wrote {args.output}", file=sys.stderr)

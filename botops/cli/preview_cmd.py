@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from botops.cli import common
 from botops.clock import SystemClock
 from botops.errors import TargetsError
@@ -25,7 +22,7 @@ from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
 from botops.preview.html_view import render_html
 from botops.preview.json_view import render_json
 from botops.preview.table_view import render_table
-from botops.store.db import open_database, session
+from botops.store.db import session
 from botops.store.groups import targets as stored_targets
 
 
@@ -96,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         checkins,
         checkins_at_send=not args.sample_checkins,
     )
-    _write(args, _render(args.format, result, tz, args.output is None))
+    common.write_output(args.output, _render(args.format, result, tz, args.output is None))
     return 0
 
 
@@ -117,15 +114,7 @@ def _targets(args: argparse.Namespace) -> list[Target]:
 
 def _stored_targets(url: str) -> list[Target]:
     hint = "run `botops sync` first, or pass --groups FILE (see examples/groups.yaml)"
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        parsed = None  # open_database reports it, naming the database.url key
-    # A preview only reads: do not create an empty SQLite file just to find it empty.
-    path = parsed.database if parsed and parsed.get_backend_name() == "sqlite" else None
-    if path not in (None, "", ":memory:") and not Path(str(path)).is_file():
-        raise TargetsError(f"no synced groups ({path} does not exist): {hint}")
-    engine = open_database(url)
+    engine = common.existing_database(url, hint)
     try:
         with session(engine) as s:
             targets = stored_targets(s)
@@ -142,12 +131,3 @@ def _render(kind: str, result: Plan, tz: ZoneInfo, to_terminal: bool) -> str:
     if kind == "html":
         return render_html(result, tz, title="botops 群日历")
     return render_table(result, tz, color=to_terminal and sys.stdout.isatty())
-
-
-def _write(args: argparse.Namespace, text: str) -> None:
-    if args.output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}", file=sys.stderr)

@@ -16,18 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from botops.cli import common
 from botops.clock import SystemClock
-from botops.errors import BotopsError
 from botops.playbook.loader import load_paths
 from botops.reports.html_view import render_html
 from botops.reports.json_view import render_json
 from botops.reports.report import build_report
 from botops.reports.table_view import render_table
-from botops.store.db import open_database, session
+from botops.store.db import session
 from botops.store.report_inputs import gather_report
 
 
@@ -68,7 +64,6 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
-    _require_database(settings.database_url)
     sourced, problems = load_paths([settings.sops_dir])
     if any(p.severity == "error" for p in problems):
         print(
@@ -77,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         )
     playbooks = [s.playbook for s in sourced]
     now = args.now or SystemClock().now()
-    engine = open_database(settings.database_url)
+    engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
             inputs = gather_report(s, playbooks, settings, now, days=args.days)
@@ -91,24 +86,5 @@ def run(args: argparse.Namespace) -> int:
         text = render_html(report)
     else:
         text = render_table(report)
-    _write(args, text)
+    common.write_output(args.output, text)
     return 0
-
-
-def _require_database(url: str) -> None:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return  # open_database reports it, naming the database.url key
-    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    if path not in (None, "", ":memory:") and not Path(str(path)).is_file():
-        raise BotopsError(f"no database at {path}: run `botops sync` (or `botops run`) first")
-
-
-def _write(args: argparse.Namespace, text: str) -> None:
-    if args.output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}", file=sys.stderr)

@@ -1,0 +1,86 @@
+"""`botops status`: the running system in one screen. Pure: plain inputs in, text or JSON out.
+
+Read from the database, so it works from any machine that can reach it, daemon up or down:
+today's sends by state, mass-send tasks waiting for staff, inactive groups, recent errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from botops.preview.table_view import clean, truncate
+from botops.reports.digest import FlaggedGroup, StaffBacklog
+from botops.reports.table_view import columns
+
+ERROR_CHARS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RecentError:
+    at: datetime
+    where: str  # "send playbook:step → group" or "callback Kind"
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusInputs:
+    day: date  # today, local
+    sends_today: Mapping[str, int]  # outbox state -> sends due today
+    backlog: Sequence[StaffBacklog]
+    flagged: Sequence[FlaggedGroup]
+    errors: Sequence[RecentError]  # newest first
+    pending_callbacks: int  # stored, not yet handled
+    last_planned: datetime | None  # the latest outbox write: is a daemon working?
+
+
+def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
+    local = now.astimezone(tz)
+    lines = [f"botops status — {local:%Y-%m-%d %H:%M} ({tz.key})", ""]
+    last = status.last_planned
+    lines.append(
+        "last outbox activity: "
+        + ("none yet" if last is None else f"{_ago(now, last)} ago ({last.astimezone(tz):%H:%M})")
+    )
+    lines.append(f"callbacks waiting to be handled: {status.pending_callbacks}")
+    lines += ["", f"Sends due today ({status.day:%m-%d}):"]
+    if status.sends_today:
+        counts = sorted(status.sends_today.items(), key=lambda kv: (-kv[1], kv[0]))
+        lines += columns(["state", "sends"], [[s, str(n)] for s, n in counts], numeric={1})
+    else:
+        lines.append("  none")
+    lines += ["", "Waiting for staff to confirm:"]
+    if status.backlog:
+        rows = [
+            [b.sender, str(b.tasks), _ago(now, b.oldest)]
+            for b in sorted(status.backlog, key=lambda b: (-b.tasks, b.sender))
+        ]
+        lines += columns(["staff", "tasks", "oldest"], rows, numeric={1})
+    else:
+        lines.append("  nobody")
+    lines += ["", f"Inactive groups: {len(status.flagged)}"]
+    lines += [f"  {clean(f.name) or f.chat_id}  {clean(f.reason)}" for f in status.flagged[:10]]
+    if len(status.flagged) > 10:
+        lines.append(f"  … and {len(status.flagged) - 10} more (botops report)")
+    lines += ["", "Recent errors:"]
+    lines += [
+        f"  {e.at.astimezone(tz):%m-%d %H:%M}  {e.where}  {truncate(clean(e.error), ERROR_CHARS)}"
+        for e in status.errors
+    ] or ["  none"]
+    return "\n".join(lines) + "\n"
+
+
+def render_json(status: StatusInputs) -> str:
+    return json.dumps(asdict(status), ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    seconds = max(int((now - then).total_seconds()), 0)
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"

@@ -1,0 +1,67 @@
+"""What `botops status` (botops.reports.status) shows, read from the store."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from botops.reports.digest import FlaggedGroup
+from botops.reports.status import RecentError, StatusInputs
+from botops.store.digest_inputs import staff_backlog
+from botops.store.inactivity import open_flags
+from botops.store.models import CallbackEvent, OutboxRow
+
+RECENT_ERRORS = 8
+
+
+def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs:
+    today = now.astimezone(tz).date()
+    start = datetime.combine(today, time(), tz)
+    due_today = (col(OutboxRow.due_at) >= start, col(OutboxRow.due_at) < start + timedelta(days=1))
+    sends = session.exec(
+        select(OutboxRow.state, func.count()).where(*due_today).group_by(col(OutboxRow.state))
+    )
+    pending = session.exec(
+        select(func.count())
+        .select_from(CallbackEvent)
+        .where(col(CallbackEvent.processed_at).is_(None))
+    ).one()
+    return StatusInputs(
+        day=today,
+        sends_today={str(state): int(n) for state, n in sends},
+        backlog=staff_backlog(session),
+        flagged=[
+            FlaggedGroup(f.chat_id, f.name, f.reason, f.flagged_at) for f in open_flags(session)
+        ],
+        errors=_recent_errors(session),
+        pending_callbacks=int(pending),
+        last_planned=session.exec(select(func.max(OutboxRow.updated_at))).one(),
+    )
+
+
+def _recent_errors(session: Session) -> list[RecentError]:
+    """The newest errors on sends (failed, retried, missed) and on callbacks not yet handled."""
+    sends = session.exec(
+        select(OutboxRow)
+        .where(OutboxRow.error != "")
+        .order_by(col(OutboxRow.updated_at).desc())
+        .limit(RECENT_ERRORS)
+    )
+    errors = [
+        RecentError(
+            r.updated_at, f"send {r.playbook}:{r.step} → {r.target_id} ({r.state})", r.error
+        )
+        for r in sends
+    ]
+    callbacks = session.exec(
+        select(CallbackEvent)
+        .where(CallbackEvent.error != "", col(CallbackEvent.processed_at).is_(None))
+        .order_by(col(CallbackEvent.received_at).desc())
+        .limit(RECENT_ERRORS)
+    )
+    errors += [RecentError(c.received_at, f"callback {c.kind}", c.error) for c in callbacks]
+    errors.sort(key=lambda e: e.at, reverse=True)
+    return errors[:RECENT_ERRORS]

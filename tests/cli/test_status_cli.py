@@ -1,0 +1,141 @@
+"""`botops status` through the command line, on a real SQLite file holding a day's state."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from botops.cli import main
+from botops.store.db import open_database, session
+from botops.store.models import (
+    CallbackEvent,
+    GroupFlag,
+    GroupRecord,
+    MassTask,
+    OutboxRow,
+    SendState,
+    TaskStatus,
+)
+from tests.helpers import local
+
+NOW = local("2026-03-10 15:00")
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in [n for n in os.environ if n.startswith("BOTOPS_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "botops.db"
+    monkeypatch.setenv("BOTOPS_DATABASE__URL", f"sqlite:///{path}")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def fill(path: Path) -> None:
+    def row(key: str, due: str, state: SendState, error: str = "") -> OutboxRow:
+        at = local(due)
+        return OutboxRow(
+            key=key,
+            playbook="camp",
+            step="morning",
+            target_id=key.split(":")[2],
+            sender="zhangsan",
+            planned_at=at,
+            due_at=at,
+            expires_at=at + timedelta(hours=3),
+            state=state,
+            error=error,
+            updated_at=at + timedelta(minutes=1),
+        )
+
+    engine = open_database(f"sqlite:///{path}")
+    with session(engine) as s:
+        s.add(row("camp:morning:wrA:1", "2026-03-10 07:30", SendState.SENT))
+        s.add(row("camp:morning:wrB:1", "2026-03-10 07:30", SendState.SUBMITTED))
+        s.add(row("camp:morning:wrC:1", "2026-03-10 07:30", SendState.SUBMITTED))
+        s.add(row("camp:morning:wrD:1", "2026-03-10 07:30", SendState.FAILED, "errcode 41048"))
+        s.add(row("camp:morning:wrA:0", "2026-03-09 07:30", SendState.SENT))  # yesterday
+        s.add(row("camp:evening:wrA:1", "2026-03-10 20:00", SendState.PLANNED))
+        for msgid, sender, hours in (
+            ("m1", "zhangsan", 7),
+            ("m2", "zhangsan", 2),
+            ("m3", "lisi", 1),
+        ):
+            s.add(
+                MassTask(
+                    msgid=msgid,
+                    sender=sender,
+                    created_at=NOW - timedelta(hours=hours),
+                    status=TaskStatus.WAITING,
+                )
+            )
+        s.add(MassTask(msgid="m0", sender="wangwu", created_at=NOW, status=TaskStatus.SENT))
+        s.add(GroupRecord(chat_id="wrQ", name="安静的群", owner="lisi"))
+        s.flush()
+        s.add(
+            GroupFlag(
+                chat_id="wrQ",
+                rule_source="camp",
+                reason="3 天内仅 1 次打卡（阈值 5）",
+                flagged_at=NOW - timedelta(days=1),
+            )
+        )
+        s.add(
+            CallbackEvent(
+                dedup_key="k1",
+                kind="ExternalChatEvent",
+                chat_id="wrQ",
+                payload="<xml/>",
+                received_at=NOW - timedelta(minutes=5),
+                error="WeCom groupchat/get: errcode -1 system busy",
+            )
+        )
+    engine.dispose()
+
+
+def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.CaptureFixture[str]):
+    fill(database)
+    assert main(["status", "--now", NOW.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "botops status — 2026-03-10 15:00 (Asia/Shanghai)" in out
+    sends = out.split("Sends due today (03-10):")[1].split("Waiting for staff")[0]
+    assert [line.split() for line in sends.strip().splitlines()] == [
+        ["state", "sends"],
+        ["submitted", "2"],
+        ["failed", "1"],
+        ["planned", "1"],
+        ["sent", "1"],
+    ]
+    staff = out.split("Waiting for staff to confirm:")[1].split("Inactive groups")[0]
+    assert [line.split() for line in staff.strip().splitlines()] == [
+        ["staff", "tasks", "oldest"],
+        ["zhangsan", "2", "7h00m"],
+        ["lisi", "1", "1h00m"],
+    ]
+    assert "Inactive groups: 1\n  安静的群  3 天内仅 1 次打卡（阈值 5）" in out
+    errors = out.split("Recent errors:")[1]
+    assert "callback ExternalChatEvent  WeCom groupchat/get: errcode -1 system busy" in errors
+    assert "send camp:morning → wrD (failed)  errcode 41048" in errors
+    assert "callbacks waiting to be handled: 1" in out
+
+
+def test_status_as_json(database: Path, capsys: pytest.CaptureFixture[str]):
+    fill(database)
+    assert main(["status", "--now", NOW.isoformat(), "--format", "json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["sends_today"] == {"sent": 1, "submitted": 2, "failed": 1, "planned": 1}
+    assert {b["sender"]: b["tasks"] for b in status["backlog"]} == {"zhangsan": 2, "lisi": 1}
+    assert [f["chat_id"] for f in status["flagged"]] == ["wrQ"]
+    assert status["pending_callbacks"] == 1
+
+
+def test_status_without_a_database_says_so_and_creates_nothing(
+    database: Path, capsys: pytest.CaptureFixture[str]
+):
+    assert main(["status"]) == 1
+    assert "no database at" in capsys.readouterr().err
+    assert not database.exists()
