@@ -4,13 +4,13 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test lint check bench clean
+.PHONY: run test lint check bench clean lock audit
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "botops needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $(STAMP)
 
 ## The main job on embedded defaults (SQLite in data/, the built-in WeCom simulator when no
@@ -31,6 +31,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check botops tests bench
 	$(BIN)/ruff format --check botops tests bench
 	$(BIN)/mypy
+
+## Known vulnerabilities in the installed (pinned) dependencies, from PyPI's advisory data.
+## --strict: a package that cannot be checked (no network, unknown to PyPI) fails the target.
+audit: $(STAMP)
+	$(BIN)/pip-audit --strict --skip-editable --progress-spinner off
+
+## Re-pin: resolve pyproject.toml afresh in a throwaway venv and write every version to
+## constraints.txt (the Dockerfile and `make` install with -c constraints.txt).
+lock:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "pin with Python 3.11 (as the image)"'
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/pip" install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/pip" install --quiet -e '.[test,postgres]'; \
+	{ echo '# Exact versions of every runtime and test dependency (Python 3.11, PyPI).'; \
+	  echo '# Written by `make lock`; used as pip install -c constraints.txt by make and the Dockerfile.'; \
+	  "$$tmp/venv/bin/pip" freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -10,6 +10,7 @@ Every error names the key it is about. Every key is documented in config.example
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import time, timedelta
 from pathlib import Path
@@ -34,6 +35,9 @@ from botops.playbook.types import Duration, LocalTime
 
 ENV_PREFIX = "BOTOPS_"
 NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
+# What Kubernetes puts into every pod for a Service named `botops` (BOTOPS_SERVICE_HOST,
+# BOTOPS_PORT_8080_TCP_ADDR, ...): not ours, and no setting has such a name.
+SERVICE_LINK = re.compile(r"BOTOPS_(SERVICE_(HOST|PORT)(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_\w+)?)?)")
 PRODUCTION_API = "https://qyapi.weixin.qq.com"
 
 
@@ -251,6 +255,8 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], str]]:
     overrides = []
     for name, value in sorted(environ.items()):
         if not name.startswith(ENV_PREFIX) or name.startswith(NOT_SETTINGS):
+            continue
+        if SERVICE_LINK.fullmatch(name):
             continue
         keys = name.removeprefix(ENV_PREFIX).lower().split("__")
         if not _known(keys):
