@@ -484,3 +484,54 @@ async def test_a_deleted_contact_cancels_that_staff_members_planned_sends_to_the
         "pb:t:wmGONE:1": SendState.PLANNED,
         "pb:s:wmSTAY:1": SendState.PLANNED,
     }
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("detail", "field", "value"),
+    [
+        ("change_name", "name", "新群名"),
+        ("change_owner", "owner", "lisi"),
+        ("change_notice", "notice", "新公告"),
+    ],
+)
+async def test_a_group_change_is_fetched_again_and_stored(
+    engine: Engine,
+    clock: FrozenClock,
+    make_client: Callable[..., Any],
+    sim: Simulator,
+    detail: str,
+    field: str,
+    value: str,
+) -> None:
+    store_events(engine, clock, chat_event(clock, "wr00001", "create"))
+    async with make_client() as client:
+        await process_pending(engine, client, clock, NO_PLAYBOOKS)
+        with sim.lock:  # the change as WeCom has it; the callback only says "look again"
+            setattr(sim.state.groups["wr00001"], field, value)
+        clock.advance(timedelta(seconds=1))
+        store_events(engine, clock, chat_event(clock, "wr00001", "update", UpdateDetail=detail))
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
+    with session(engine) as s:
+        group = s.get(GroupRecord, "wr00001")
+        assert group is not None
+        assert getattr(group, field) == value
+    assert sim.count("externalcontact/groupchat/get") == 2
+
+
+@pytest.mark.anyio
+async def test_archive_notices_and_app_text_messages_are_stored_and_processed_quietly(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    at = int(clock.now().timestamp())
+    head = f"<xml><ToUserName>{CORP}</ToUserName><FromUserName>zhangsan</FromUserName>"
+    audit = f"{head}<CreateTime>{at}</CreateTime><MsgType>event</MsgType><Event>msgaudit_notify</Event><AgentID>1</AgentID></xml>"
+    text = f"{head}<CreateTime>{at}</CreateTime><MsgType>text</MsgType><Content>你好</Content><MsgId>1234567</MsgId><AgentID>1</AgentID></xml>"
+    store_events(engine, clock, audit, text, text)  # the text redelivered: stored once
+    async with make_client() as client:
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    assert [(e.kind, e.error, e.processed_at) for e in stored(engine)] == [
+        ("MsgAuditNotify", "", clock.now()),
+        ("TextMessage", "", clock.now()),
+    ]
+    assert sim.requests() == []  # nothing to fetch for either
