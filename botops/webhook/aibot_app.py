@@ -24,12 +24,11 @@ from datetime import datetime, timedelta
 import structlog
 from sqlalchemy import Engine
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from botops.clock import Clock
 from botops.config import WeComSettings
-from botops.errors import BotopsError
 from botops.playbook.library import PlaybookLibrary
 from botops.store.callbacks import finish_callback, store_callback
 from botops.store.db import session
@@ -39,8 +38,9 @@ from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_json_envelope
 from botops.webhook.errors import CallbackError, MalformedCallback
+from botops.webhook.replies import crypto_or_none, refused, too_large, unavailable, url_verification
 from botops.webhook.safe import MAX_BODY_BYTES
-from botops.webhook.verify import verify_request, verify_url
+from botops.webhook.verify import verify_request
 
 log = structlog.get_logger()
 
@@ -66,13 +66,18 @@ def aibot_routes(
     tz_default: str,
 ) -> list[Route]:
     """The AI-bot routes; 503 until `wecom.aibot_token` and `wecom.aibot_aes_key` are set."""
-    crypto = _crypto(settings)
+    # AI-bot callbacks carry an empty receive id
+    crypto = crypto_or_none(settings.aibot_token, settings.aibot_aes_key, "", route=PATH)
     if crypto is None:
-        return [Route(PATH, _unavailable, methods=["GET", "POST"])]
+
+        async def not_configured(_: Request) -> Response:
+            return unavailable(PATH, "set wecom.aibot_token and wecom.aibot_aes_key")
+
+        return [Route(PATH, not_configured, methods=["GET", "POST"])]
     ctx = _Context(crypto, engine, clock, settings.callback_max_skew, library, tz_default)
 
     async def get(request: Request) -> Response:
-        return _verify_url(ctx, request)
+        return url_verification(ctx.crypto, request, clock.now(), ctx.max_skew, route=PATH)
 
     async def post(request: Request) -> Response:
         return await _receive(ctx, request)
@@ -80,54 +85,15 @@ def aibot_routes(
     return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
 
 
-def _crypto(settings: WeComSettings) -> CallbackCrypto | None:
-    token, key = settings.aibot_token, settings.aibot_aes_key
-    if token is None or key is None:
-        return None
-    try:
-        return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), "")
-    except BotopsError as exc:  # an EncodingAESKey that is not 43 base64 characters
-        log.error("aibot.not_configured", error=str(exc))
-        return None
-
-
-async def _unavailable(_: Request) -> Response:
-    log.error("aibot.unavailable", hint="set wecom.aibot_token and wecom.aibot_aes_key")
-    return PlainTextResponse("AI bot callbacks are not configured", status_code=503)
-
-
-def _refused(status: int, exc: CallbackError) -> Response:
-    log.warning("aibot.refused", status=status, reason=type(exc).__name__, detail=str(exc))
-    return PlainTextResponse("unauthorized" if status == 401 else "bad request", status_code=status)
-
-
-def _verify_url(ctx: _Context, request: Request) -> Response:
-    q = request.query_params
-    try:
-        echo = verify_url(
-            ctx.crypto,
-            q.get("msg_signature", ""),
-            q.get("timestamp", ""),
-            q.get("nonce", ""),
-            q.get("echostr", ""),
-            now=ctx.clock.now(),
-            max_skew=ctx.max_skew,
-        )
-    except CallbackError as exc:
-        return _refused(401, exc)
-    return Response(echo, media_type="text/plain")
-
-
 async def _receive(ctx: _Context, request: Request) -> Response:
     body = await read_capped(request, MAX_BODY_BYTES)
     if body is None:
-        log.warning("aibot.refused", status=413, reason="body too large")
-        return PlainTextResponse("payload too large", status_code=413)
+        return too_large(PATH)
     q = request.query_params
     try:
         encrypted = parse_json_envelope(body)
     except MalformedCallback as exc:
-        return _refused(400, exc)
+        return refused(400, exc, route=PATH)
     try:
         plain = verify_request(
             ctx.crypto,
@@ -140,9 +106,9 @@ async def _receive(ctx: _Context, request: Request) -> Response:
         )
         bot = parse_aibot_message(plain)
     except MalformedCallback as exc:
-        return _refused(400, exc)
+        return refused(400, exc, route=PATH)
     except CallbackError as exc:
-        return _refused(401, exc)
+        return refused(401, exc, route=PATH)
     received = ctx.clock.now()
     row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
     bound = log.bind(kind=KIND, group=bot.chat_id, key=bot.dedup_key)

@@ -22,12 +22,11 @@ import structlog
 from sqlalchemy import Engine
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from botops.clock import Clock
 from botops.config import WeComSettings
-from botops.errors import BotopsError
 from botops.store.callbacks import store_callback
 from botops.store.db import session
 from botops.webhook.body import read_capped
@@ -35,8 +34,9 @@ from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
 from botops.webhook.errors import CallbackError, MalformedCallback
 from botops.webhook.events import CallbackEvent, ExternalChatEvent
+from botops.webhook.replies import crypto_or_none, refused, too_large, unavailable, url_verification
 from botops.webhook.safe import MAX_BODY_BYTES
-from botops.webhook.verify import verify_request, verify_url
+from botops.webhook.verify import verify_request
 
 log = structlog.get_logger()
 
@@ -59,13 +59,20 @@ def callback_routes(
 ) -> list[Route]:
     """The callback routes. `on_stored` runs as a background task after a new event is stored
     (the daemon passes `process_pending`); without callback credentials the routes answer 503."""
-    crypto = _crypto(settings)
-    if crypto is None:
-        return [Route(PATH, _unavailable, methods=["GET", "POST"])]
+    crypto = crypto_or_none(
+        settings.callback_token, settings.callback_aes_key, settings.corp_id or "", route=PATH
+    )
+    if crypto is None or not settings.corp_id:
+        hint = "set wecom.callback_token, wecom.callback_aes_key and wecom.corp_id"
+
+        async def not_configured(_: Request) -> Response:
+            return unavailable(PATH, hint)
+
+        return [Route(PATH, not_configured, methods=["GET", "POST"])]
     ctx = _Context(crypto, engine, clock, settings.callback_max_skew, on_stored)
 
     async def get(request: Request) -> Response:
-        return await _verify_url(ctx, request)
+        return url_verification(ctx.crypto, request, clock.now(), ctx.max_skew, route=PATH)
 
     async def post(request: Request) -> Response:
         return await _receive(ctx, request)
@@ -73,80 +80,31 @@ def callback_routes(
     return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
 
 
-def _crypto(settings: WeComSettings) -> CallbackCrypto | None:
-    token, key, corp_id = settings.callback_token, settings.callback_aes_key, settings.corp_id
-    if token is None or key is None or not corp_id:
-        log.error(
-            "webhook.not_configured",
-            hint="set wecom.callback_token, wecom.callback_aes_key and wecom.corp_id",
-        )
-        return None
-    try:
-        return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), corp_id)
-    except BotopsError as exc:  # e.g. an EncodingAESKey that is not 43 base64 characters
-        log.error("webhook.not_configured", error=str(exc))
-        return None
-
-
-async def _unavailable(_: Request) -> Response:
-    log.error("webhook.unavailable", reason="callback credentials are not configured")
-    return PlainTextResponse("callbacks are not configured", status_code=503)
-
-
-def _refused(status: int, exc: CallbackError) -> Response:
-    log.warning("webhook.refused", status=status, reason=type(exc).__name__, detail=str(exc))
-    text = "unauthorized" if status == 401 else "bad request"
-    return PlainTextResponse(text, status_code=status)
-
-
-def _params(request: Request, *names: str) -> dict[str, str]:
-    return {name: request.query_params.get(name, "") for name in names}
-
-
-async def _verify_url(ctx: _Context, request: Request) -> Response:
-    q = _params(request, "msg_signature", "timestamp", "nonce", "echostr")
-    try:
-        echo = verify_url(
-            ctx.crypto,
-            q["msg_signature"],
-            q["timestamp"],
-            q["nonce"],
-            q["echostr"],
-            now=ctx.clock.now(),
-            max_skew=ctx.max_skew,
-        )
-    except CallbackError as exc:
-        return _refused(401, exc)
-    log.info("webhook.url_verified")
-    return Response(echo, media_type="text/plain")  # exactly the echostr: no newline
-
-
 async def _receive(ctx: _Context, request: Request) -> Response:
     body = await read_capped(request, MAX_BODY_BYTES)
     if body is None:
-        log.warning("webhook.refused", status=413, reason="body too large")
-        return PlainTextResponse("payload too large", status_code=413)
-    q = _params(request, "msg_signature", "timestamp", "nonce")
+        return too_large(PATH)
+    q = request.query_params
     try:
         encrypted = parse_envelope(body)
     except MalformedCallback as exc:
-        return _refused(400, exc)
+        return refused(400, exc, route=PATH)
     try:
         plain = verify_request(
             ctx.crypto,
-            msg_signature=q["msg_signature"],
-            timestamp=q["timestamp"],
-            nonce=q["nonce"],
+            msg_signature=q.get("msg_signature", ""),
+            timestamp=q.get("timestamp", ""),
+            nonce=q.get("nonce", ""),
             encrypted=encrypted,
             now=ctx.clock.now(),
             max_skew=ctx.max_skew,
         )
     except CallbackError as exc:
-        return _refused(401, exc)
+        return refused(401, exc, route=PATH)
     try:
         event = parse_event(plain)
     except MalformedCallback as exc:
-        return _refused(400, exc)
+        return refused(400, exc, route=PATH)
     new = await asyncio.to_thread(_store, ctx.engine, event, plain, ctx.clock.now())
     log.info(
         "callback",

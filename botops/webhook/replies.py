@@ -1,0 +1,73 @@
+"""HTTP answers shared by the callback routes (`/wecom/callback`, `/wecom/aibot`).
+
+Refusals are generic (401 / 400 / 413 / 503): the reason goes to the log only, never the
+token, key or decrypted text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from botops.errors import BotopsError
+from botops.webhook.crypto import CallbackCrypto
+from botops.webhook.errors import CallbackError
+from botops.webhook.verify import verify_url
+
+log = structlog.get_logger()
+
+
+def crypto_or_none(
+    token: SecretStr | None, key: SecretStr | None, receive_id: str, *, route: str
+) -> CallbackCrypto | None:
+    """The route's crypto, or None (logged) when its credentials are missing or malformed."""
+    if token is None or key is None:
+        log.error("webhook.not_configured", route=route)
+        return None
+    try:
+        return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), receive_id)
+    except BotopsError as exc:  # e.g. an EncodingAESKey that is not 43 base64 characters
+        log.error("webhook.not_configured", route=route, error=str(exc))
+        return None
+
+
+def unavailable(route: str, hint: str) -> Response:
+    log.error("webhook.unavailable", route=route, hint=hint)
+    return PlainTextResponse("callbacks are not configured", status_code=503)
+
+
+def refused(status: int, exc: CallbackError, *, route: str) -> Response:
+    log.warning(
+        "webhook.refused", route=route, status=status, reason=type(exc).__name__, detail=str(exc)
+    )
+    return PlainTextResponse("unauthorized" if status == 401 else "bad request", status_code=status)
+
+
+def too_large(route: str) -> Response:
+    log.warning("webhook.refused", route=route, status=413, reason="body too large")
+    return PlainTextResponse("payload too large", status_code=413)
+
+
+def url_verification(
+    crypto: CallbackCrypto, request: Request, now: datetime, max_skew: timedelta, *, route: str
+) -> Response:
+    """WeCom's GET check of a callback URL: exactly the decrypted echostr (no newline)."""
+    q = request.query_params
+    try:
+        echo = verify_url(
+            crypto,
+            q.get("msg_signature", ""),
+            q.get("timestamp", ""),
+            q.get("nonce", ""),
+            q.get("echostr", ""),
+            now=now,
+            max_skew=max_skew,
+        )
+    except CallbackError as exc:
+        return refused(401, exc, route=route)
+    log.info("webhook.url_verified", route=route)
+    return Response(echo, media_type="text/plain")
