@@ -34,13 +34,10 @@ from botops.store.callbacks import finish_callback, store_callback
 from botops.store.db import session
 from botops.webhook.aibot import AiBotMessage, parse_aibot_message
 from botops.webhook.aibot_checkin import check_in
-from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_json_envelope
-from botops.webhook.errors import CallbackError, MalformedCallback
-from botops.webhook.replies import crypto_or_none, refused, too_large, unavailable, url_verification
-from botops.webhook.safe import MAX_BODY_BYTES
-from botops.webhook.verify import verify_request
+from botops.webhook.errors import MalformedCallback
+from botops.webhook.replies import crypto_or_none, decrypted, refused, unavailable, url_verification
 
 log = structlog.get_logger()
 
@@ -86,29 +83,15 @@ def aibot_routes(
 
 
 async def _receive(ctx: _Context, request: Request) -> Response:
-    body = await read_capped(request, MAX_BODY_BYTES)
-    if body is None:
-        return too_large(PATH)
-    q = request.query_params
+    plain = await decrypted(
+        request, ctx.crypto, ctx.clock.now(), ctx.max_skew, parse_json_envelope, route=PATH
+    )
+    if isinstance(plain, Response):
+        return plain
     try:
-        encrypted = parse_json_envelope(body)
-    except MalformedCallback as exc:
-        return refused(400, exc, route=PATH)
-    try:
-        plain = verify_request(
-            ctx.crypto,
-            msg_signature=q.get("msg_signature", ""),
-            timestamp=q.get("timestamp", ""),
-            nonce=q.get("nonce", ""),
-            encrypted=encrypted,
-            now=ctx.clock.now(),
-            max_skew=ctx.max_skew,
-        )
         bot = parse_aibot_message(plain)
     except MalformedCallback as exc:
         return refused(400, exc, route=PATH)
-    except CallbackError as exc:
-        return refused(401, exc, route=PATH)
     received = ctx.clock.now()
     row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
     bound = log.bind(kind=KIND, group=bot.chat_id, key=bot.dedup_key)

@@ -29,14 +29,11 @@ from botops.clock import Clock
 from botops.config import WeComSettings
 from botops.store.callbacks import store_callback
 from botops.store.db import session
-from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
-from botops.webhook.errors import CallbackError, MalformedCallback
+from botops.webhook.errors import MalformedCallback
 from botops.webhook.events import CallbackEvent, ExternalChatEvent
-from botops.webhook.replies import crypto_or_none, refused, too_large, unavailable, url_verification
-from botops.webhook.safe import MAX_BODY_BYTES
-from botops.webhook.verify import verify_request
+from botops.webhook.replies import crypto_or_none, decrypted, refused, unavailable, url_verification
 
 log = structlog.get_logger()
 
@@ -81,26 +78,11 @@ def callback_routes(
 
 
 async def _receive(ctx: _Context, request: Request) -> Response:
-    body = await read_capped(request, MAX_BODY_BYTES)
-    if body is None:
-        return too_large(PATH)
-    q = request.query_params
-    try:
-        encrypted = parse_envelope(body)
-    except MalformedCallback as exc:
-        return refused(400, exc, route=PATH)
-    try:
-        plain = verify_request(
-            ctx.crypto,
-            msg_signature=q.get("msg_signature", ""),
-            timestamp=q.get("timestamp", ""),
-            nonce=q.get("nonce", ""),
-            encrypted=encrypted,
-            now=ctx.clock.now(),
-            max_skew=ctx.max_skew,
-        )
-    except CallbackError as exc:
-        return refused(401, exc, route=PATH)
+    plain = await decrypted(
+        request, ctx.crypto, ctx.clock.now(), ctx.max_skew, parse_envelope, route=PATH
+    )
+    if isinstance(plain, Response):
+        return plain
     try:
         event = parse_event(plain)
     except MalformedCallback as exc:

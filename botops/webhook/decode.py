@@ -83,7 +83,7 @@ def _int(root: Element, tag: str) -> int | None:
     value = _text(root, tag)
     if not value:
         return None
-    if not (value.isascii() and value.lstrip("-").isdigit()) or len(value) > 19:
+    if not (value.isascii() and value.removeprefix("-").isdigit()) or len(value) > 19:
         raise MalformedCallback(f"callback field {tag} is not an integer")
     return int(value)
 

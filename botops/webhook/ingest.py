@@ -85,6 +85,8 @@ def parse_batch(body: bytes) -> list[Message]:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(f"body is not JSON: {exc}") from None
+    except RecursionError:  # [[[[...: Python's parser gives up long before any limit of ours
+        raise RecordError("body is not JSON: nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise RecordError("body must be an object with a 'messages' list")
     messages = []

@@ -6,6 +6,7 @@ token, key or decrypted text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -14,9 +15,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from botops.errors import BotopsError
+from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
-from botops.webhook.errors import CallbackError
-from botops.webhook.verify import verify_url
+from botops.webhook.errors import CallbackError, MalformedCallback
+from botops.webhook.safe import MAX_BODY_BYTES
+from botops.webhook.verify import verify_request, verify_url
 
 log = structlog.get_logger()
 
@@ -71,3 +74,37 @@ def url_verification(
         return refused(401, exc, route=route)
     log.info("webhook.url_verified", route=route)
     return Response(echo, media_type="text/plain")
+
+
+async def decrypted(
+    request: Request,
+    crypto: CallbackCrypto,
+    now: datetime,
+    max_skew: timedelta,
+    envelope: Callable[[bytes], str],
+    *,
+    route: str,
+) -> bytes | Response:
+    """A POST callback's verified, decrypted payload — or the refusal to answer with: 413 for
+    an oversized body, 400 for a malformed envelope, 401 for a bad signature, a replay or a
+    failed decryption. `envelope` takes the ciphertext out of the body (XML or JSON)."""
+    body = await read_capped(request, MAX_BODY_BYTES)
+    if body is None:
+        return too_large(route)
+    try:
+        encrypted = envelope(body)
+    except MalformedCallback as exc:
+        return refused(400, exc, route=route)
+    q = request.query_params
+    try:
+        return verify_request(
+            crypto,
+            msg_signature=q.get("msg_signature", ""),
+            timestamp=q.get("timestamp", ""),
+            nonce=q.get("nonce", ""),
+            encrypted=encrypted,
+            now=now,
+            max_skew=max_skew,
+        )
+    except CallbackError as exc:
+        return refused(401, exc, route=route)
