@@ -205,7 +205,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     path = _config_path(path, environ)
     raw: dict[str, Any] = _read_file(path) if path else {}
     for keys, value in _env_overrides(environ):
-        _put(raw, keys, value)
+        _put(raw, keys, None if value == "null" else value)  # as `key: null` in the file
     _read_secret_files(raw, base=path.parent if path else Path.cwd())
     try:
         settings = Settings.model_validate(raw)

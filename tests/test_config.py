@@ -53,6 +53,12 @@ def test_environment_overrides_file(tmp_path):
     assert settings.send_policy.receive_cap.describe() == "1/day"
 
 
+def test_null_in_the_environment_unsets_a_setting(tmp_path):
+    config = write(tmp_path / "c.yaml", "reports:\n  digest_at: '08:00'\n")
+    assert load_settings(config, {}).reports.digest_at is not None
+    assert load_settings(config, {"BOTOPS_REPORTS__DIGEST_AT": "null"}).reports.digest_at is None
+
+
 def test_config_path_from_environment(tmp_path):
     config = write(tmp_path / "c.yaml", "timezone: Asia/Tokyo\n")
     assert load_settings(None, {"BOTOPS_CONFIG": str(config)}).timezone == "Asia/Tokyo"

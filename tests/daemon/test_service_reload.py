@@ -40,7 +40,10 @@ def test_live_edits_apply_reject_with_one_alert_and_cancel_removed_steps(
         project.write("templates/future.j2", "明天见（第一版）\n")
         project.tag_groups(groups, "训练营", monkeypatch, capsys)
         robot_key = sim.config.robot_keys[0]
-        daemon = project.daemon("d", BOTOPS_ALERTS__ROBOT_KEY=robot_key)
+        # alerts only: no daily digest to the same robot
+        daemon = project.daemon(
+            "d", BOTOPS_ALERTS__ROBOT_KEY=robot_key, BOTOPS_REPORTS__DIGEST_AT="null"
+        )
 
         def rows(step: str) -> list[tuple[str, SendState, str, str]]:
             return sorted(
