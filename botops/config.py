@@ -234,6 +234,8 @@ def _read_file(path: Path) -> dict[str, Any]:
         data = yaml_loader().load(path.read_text(encoding="utf-8"))
     except (OSError, YAMLError) as exc:
         raise ConfigError(str(path), f"cannot read: {exc}") from exc
+    except (ValueError, TypeError, IndexError) as exc:  # ruamel's own bugs on odd scalars
+        raise ConfigError(str(path), f"cannot read: YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -293,7 +295,7 @@ def _hint(keys: list[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def _put(raw: dict[str, Any], keys: list[str], value: str) -> None:
+def _put(raw: dict[str, Any], keys: list[str], value: str | None) -> None:
     node = raw
     for key in keys[:-1]:
         child = node.setdefault(key, {})

@@ -53,6 +53,12 @@ def test_environment_overrides_file(tmp_path):
     assert settings.send_policy.receive_cap.describe() == "1/day"
 
 
+def test_a_scalar_ruamel_cannot_read_is_a_config_error(tmp_path):
+    config = write(tmp_path / "c.yaml", "server:\n  port: 0x_\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml.*cannot read: YAML"):
+        load_settings(config, {})
+
+
 def test_null_in_the_environment_unsets_a_setting(tmp_path):
     config = write(tmp_path / "c.yaml", "reports:\n  digest_at: '08:00'\n")
     assert load_settings(config, {}).reports.digest_at is not None

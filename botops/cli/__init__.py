@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from botops import __version__, logs
 from botops.errors import BotopsError, PlaybookError
 
@@ -62,6 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except BotopsError as exc:
         print(f"botops: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except SQLAlchemyError as exc:  # disk full, database locked or unreachable
+        from botops.store.db import database_error
+
+        print(f"botops: database: {database_error(exc)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

@@ -46,6 +46,8 @@ def read_messages(path: Path) -> tuple[list[Message], list[str]]:
                 messages.append(parse_record(json.loads(line), source=SOURCE))
             except json.JSONDecodeError as exc:
                 problems.append(f"{path}:{number}: not JSON: {exc.msg}")
+            except RecursionError:
+                problems.append(f"{path}:{number}: not JSON: nested too deeply")
             except RecordError as exc:
                 problems.append(f"{path}:{number}: {exc}")
     return messages, problems

@@ -5,8 +5,10 @@ The only module that puts the pieces together for `botops run`; each piece is te
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +28,8 @@ from botops.tracking.policy import TrackingPolicy
 from botops.tracking.tracker import TaskTracker
 from botops.wecom.connect import WeCom, connect
 from botops.wecom.media import MediaCache
+from botops.wecom.ratelimit import Monotonic
+from botops.wecom.retry import Sleep
 
 
 @dataclass(frozen=True)
@@ -44,11 +48,17 @@ def worker_id() -> str:
 
 @asynccontextmanager
 async def runtime(
-    settings: Settings, clock: Clock, library: Callable[[], PlaybookLibrary]
+    settings: Settings,
+    clock: Clock,
+    library: Callable[[], PlaybookLibrary],
+    *,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Monotonic = time.monotonic,
 ) -> AsyncIterator[Runtime]:
+    """`sleep` and `monotonic` pace WeCom retries and rate limits (see `connect`)."""
     engine = open_database(settings.database_url)
     try:
-        async with connect(settings, clock) as wecom:
+        async with connect(settings, clock, sleep=sleep, monotonic=monotonic) as wecom:
             media = MediaCache(
                 wecom.client.upload_media,
                 clock,

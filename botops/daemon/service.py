@@ -26,6 +26,7 @@ from typing import Any
 import structlog
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from botops.clock import Clock
@@ -38,7 +39,7 @@ from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.senders.digest import send_digest
-from botops.store.db import session
+from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.sync.groups import sync_groups
 from botops.webhook.aibot_app import aibot_routes
@@ -176,6 +177,8 @@ class Service:
                 await work()
             except WeComError as exc:  # logged, retried by the next run of the job
                 log.error("daemon.job_failed", error=str(exc))
+            except SQLAlchemyError as exc:  # the database unavailable or locked: the same
+                log.error("daemon.job_failed", error=f"database: {database_error(exc)}")
 
     async def _plan(self, rt: Runtime, source: PlaybookSource) -> None:
         reload = source.refresh()

@@ -77,15 +77,29 @@ class Dispatcher:
         self._library = library
         self._policy = policy
         self._draining = False
+        self._in_round = False
 
     def drain(self) -> None:
         """Stop claiming (SIGTERM): the batch in flight finishes, nothing new starts."""
         self._draining = True
 
     async def dispatch(self) -> DispatchReport:
+        if self._in_round:  # leftover claims (below) are only ours to take back between rounds
+            raise RuntimeError("Dispatcher.dispatch: rounds must not overlap")
+        self._in_round = True
+        try:
+            return await self._round()
+        finally:
+            self._in_round = False
+
+    async def _round(self) -> DispatchReport:
         report = DispatchReport()
         now = self._clock.now()
         with session(self._engine) as s:
+            # Claims this worker still holds were left by an earlier round that aborted and
+            # could not hand them back (say, the database was unavailable): reconcile them
+            # like a dead dispatcher's, or they would wait for a restart.
+            _disown_leftovers(s, self._worker, now)
             report.missed = mark_missed(s, now)
         report.reconciled = await reconcile(self._engine, self._client, self._worker, now)
         if self._draining:
@@ -190,6 +204,14 @@ def _log_sends(rows: list[OutboxRow], outcomes: dict[str, str]) -> None:
             attempt=row.attempts + 1,
             outcome=outcomes.get(row.key, "unknown"),
         )
+
+
+def _disown_leftovers(s: Session, worker: str, now: datetime) -> None:
+    s.execute(
+        update(OutboxRow)
+        .where(col(OutboxRow.state) == SendState.CLAIMED, col(OutboxRow.claimed_by) == worker)
+        .values(claimed_by=DISOWNED, error="left claimed by an aborted round", updated_at=now)
+    )
 
 
 def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from botops.errors import Problem
 from botops.playbook.checks import PolicyDefaults, semantic_problems
@@ -78,13 +81,22 @@ def load_file(
 ) -> tuple[SourcedPlaybook | None, list[Problem]]:
     raw = path.read_bytes()
     try:
-        document = yaml_loader().load(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        document = yaml_loader().load(text)
     except UnicodeDecodeError as exc:
         return None, [Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        return None, [Problem(str(path), line, col, f"YAML: {message}")]
+    except ReaderError as exc:  # a control character (NUL, ...) YAML does not allow
+        line, col = _line_col(text, exc.position)
+        message = f"YAML: unacceptable character #x{exc.character:04x}: {exc.reason}"
+        return None, [Problem(str(path), line, col, message)]
+    except Exception:  # ruamel's constructors fail with plain TypeError, ValueError and
+        # IndexError on some keys and numbers ({[1, [2]]: x}, ._, 0x_): locate the value
+        line, col, message = _unreadable(text)
         return None, [Problem(str(path), line, col, f"YAML: {message}")]
     if not isinstance(document, CommentedMap):
         return None, [
@@ -104,6 +116,57 @@ def load_file(
         sourced.problem(loc, msg, sev, at_key=key)
         for loc, msg, sev, key in semantic_problems(playbook, defaults)
     ]
+
+
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a new line
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset into `text`, as YAML counts lines."""
+    breaks = list(_YAML_BREAK.finditer(text, 0, max(0, min(position, len(text)))))
+    line_start = breaks[-1].end() if breaks else 0
+    return len(breaks) + 1, position - line_start + 1
+
+
+def _unreadable(text: str) -> tuple[int, int, str]:
+    """Where (1-based line, column) and why ruamel could not build a value of a document it
+    parsed: the first list or mapping used as a key, or the first scalar it cannot convert."""
+    yaml = yaml_loader()
+    seen: set[int] = set()
+
+    def walk(node: Node) -> tuple[Node, str] | None:
+        if id(node) in seen:  # aliases may point back up the tree
+            return None
+        seen.add(id(node))
+        children: list[Node] = []
+        if isinstance(node, ScalarNode):
+            try:
+                yaml.constructor.construct_object(node, deep=True)
+            except Exception:  # see load_file
+                return node, f"cannot read {node.value!r}"
+        elif isinstance(node, MappingNode):
+            pairs: list[tuple[Node, Node]] = node.value
+            for key, value in pairs:
+                if not isinstance(key, ScalarNode):
+                    return key, "a key must be plain text, not a list or mapping"
+                children += [key, value]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        for child in children:
+            found = walk(child)
+            if found is not None:
+                return found
+        return None
+
+    try:
+        root = yaml.compose(text)
+        found = walk(root) if isinstance(root, Node) else None
+    except Exception:  # nested too deeply to walk, say
+        found = None
+    if found is None:
+        return 1, 1, "cannot read this file"
+    node, message = found
+    return node.start_mark.line + 1, node.start_mark.column + 1, message
 
 
 def load_paths(

@@ -460,11 +460,13 @@ Anchor = Annotated[
 ]
 
 
-def validate_timezone(value: str | None) -> str | None:
+def validate_timezone(value: object) -> str | None:
     if value is not None:
+        if not isinstance(value, str):  # `timezone: 8` means to say +08:00
+            raise ValueError(f"timezone must be an IANA name like 'Asia/Shanghai', not {value!r}")
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "Asia" is a folder
             raise ValueError(
                 f"unknown timezone {value!r} (use an IANA name like 'Asia/Shanghai')"
             ) from exc

@@ -11,10 +11,15 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from botops.errors import ConfigError
 from botops.store.migrate import upgrade
+
+# How long a SQLite write waits for another connection's lock before "database is locked";
+# a URL may say otherwise (sqlite:///botops.db?timeout=5).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def open_database(url: str) -> Engine:
@@ -27,7 +32,10 @@ def open_database(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        connect_args: dict[str, Any] = {"check_same_thread": False}
+        if "timeout" not in parsed.query:  # a URL's ?timeout= (busy wait) is SQLAlchemy's
+            connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
@@ -79,3 +87,11 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+def database_error(exc: SQLAlchemyError) -> str:
+    """What went wrong, in the driver's words ("database or disk is full", "database is
+    locked", "connection refused"): without the SQL statement and its parameters, which are
+    long and may carry members' messages."""
+    reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+    return reason or type(exc).__name__

@@ -7,7 +7,9 @@ and talks to it over real HTTP, so a new user sees the whole system work on the 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -22,8 +24,8 @@ from botops.simulator import SimConfig, Simulator
 from botops.simulator.seed import seed_groups_from
 from botops.simulator.server import running_simulator
 from botops.wecom.client import WeComClient
-from botops.wecom.ratelimit import RateLimits, Window
-from botops.wecom.retry import RetryPolicy
+from botops.wecom.ratelimit import Monotonic, RateLimits, Window
+from botops.wecom.retry import RetryPolicy, Sleep
 from botops.wecom.robot import RobotClient
 
 log = structlog.get_logger()
@@ -54,8 +56,15 @@ def client_limits(wecom: WeComSettings) -> tuple[RateLimits, RetryPolicy]:
 
 @asynccontextmanager
 async def connect(
-    settings: Settings, clock: Clock, *, seed_file: Path | None = None
+    settings: Settings,
+    clock: Clock,
+    *,
+    seed_file: Path | None = None,
+    sleep: Sleep = asyncio.sleep,
+    monotonic: Monotonic = time.monotonic,
 ) -> AsyncIterator[WeCom]:
+    """`sleep` and `monotonic` pace the clients' retries and rate limits (tests pass fake
+    time, so a day of WeCom faults runs in seconds)."""
     async with AsyncExitStack() as stack:
         simulator: Simulator | None = None
         if settings.wecom.configured:
@@ -88,12 +97,21 @@ async def connect(
                 corp_id,
                 secret,
                 clock=clock,
+                sleep=sleep,
+                monotonic=monotonic,
                 rate_limits=limits,
                 retry=retry,
                 timeout=timeout,
             )
         )
         robots = await stack.enter_async_context(
-            RobotClient(api_base, rate_limits=limits, retry=retry, timeout=timeout)
+            RobotClient(
+                api_base,
+                sleep=sleep,
+                monotonic=monotonic,
+                rate_limits=limits,
+                retry=retry,
+                timeout=timeout,
+            )
         )
         yield WeCom(client, robots, corp_id, simulator)
