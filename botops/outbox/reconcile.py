@@ -34,6 +34,10 @@ log = structlog.get_logger()
 
 # WeCom's create_time and our claimed_at come from different clocks.
 CLOCK_SLACK = timedelta(minutes=10)
+# A create whose answer we lost may still be in progress at WeCom (the client gave up after
+# its timeout; WeCom finishes later). Until a claim is this old, "no task found" is not yet
+# an answer: the rows wait, and only then go back to planned.
+SETTLE = timedelta(minutes=2)
 
 
 @dataclass
@@ -41,6 +45,7 @@ class ReconcileReport:
     recovered: dict[str, str] = field(default_factory=dict)  # batch -> msgid found in WeCom
     released: list[str] = field(default_factory=list)  # batches back to planned
     missed: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # claimed too recently to conclude
 
 
 @dataclass(frozen=True)
@@ -67,10 +72,13 @@ async def reconcile(
     for name, rows in sorted(batches.items()):
         batch = _Batch(rows)
         found = await _find_task(engine, client, batch, now)
+        claimed = batch.first.claimed_at or batch.first.updated_at
         with session(engine) as s:
             if found is not None:
                 _record(s, batch, found, now)
                 report.recovered[name] = found
+            elif now - claimed < SETTLE:
+                report.waiting.append(name)
             elif batch.first.expires_at <= now:
                 set_state(
                     s,

@@ -21,6 +21,7 @@ from sqlmodel import select
 from botops.clock import FrozenClock
 from botops.config import Settings
 from botops.daemon.runtime import runtime
+from botops.outbox.reconcile import SETTLE
 from botops.playbook.library import load_library
 from botops.simulator import Fault, SimConfig, Simulator
 from botops.simulator.server import running_simulator
@@ -131,9 +132,10 @@ async def test_a_locked_database_mid_send_fails_clearly_and_the_next_round_loses
                 with session(engine) as s:
                     assert list(s.exec(select(MassTask))) == []
 
-                # The lock is gone: the next rounds of the same process finish the job.
+                # The lock is gone: the next rounds of the same process finish the job (the
+                # untried batches once their claims are older than reconcile's SETTLE).
                 for _ in range(3):
-                    clock.advance(timedelta(minutes=1))
+                    clock.advance(SETTLE)
                     await rt.cycle.once()
         finally:
             engine.dispose()

@@ -17,7 +17,8 @@ from botops.clock import FrozenClock
 from botops.errors import WeComConfigError
 from botops.outbox.dispatcher import DISOWNED
 from botops.outbox.outcomes import apply_outcomes
-from botops.outbox.queue import claim
+from botops.outbox.queue import claim, outgoing_for
+from botops.outbox.reconcile import SETTLE
 from botops.planning.planner import Window
 from botops.planning.policy import SendPolicy
 from botops.senders.base import Outgoing
@@ -243,7 +244,12 @@ async def test_a_dropped_connection_before_wecom_acted_is_released_and_sent_once
         unknown = [r for r in due_rows(w).values() if r.state == SendState.CLAIMED]
         assert {r.claimed_by for r in unknown} == {DISOWNED}
 
-        w.clock.advance(timedelta(minutes=1))
+        w.clock.advance(timedelta(minutes=1))  # WeCom may still be creating it: wait
+        waiting = await w.dispatcher.dispatch()
+        assert waiting.reconciled.waiting == [unknown[0].batch]
+        assert waiting.submitted == {}
+
+        w.clock.advance(SETTLE)
         later = await w.dispatcher.dispatch()
 
         assert later.reconciled.released == [unknown[0].batch]
@@ -251,6 +257,30 @@ async def test_a_dropped_connection_before_wecom_acted_is_released_and_sent_once
         assert sorted(later.submitted) == sorted(r.key for r in unknown)
         sent_once(w)
         assert {due_rows(w)[r.key].attempts for r in unknown} == {1}
+
+
+async def test_a_task_wecom_finishes_creating_after_our_timeout_is_adopted_not_resent(tmp_path):
+    """The client gave up (dropped connection) but WeCom completes the create later: the
+    next round finds no task yet and waits; the round after finds it and records it."""
+    async with planned(tmp_path) as w:
+        w.sim.faults.add(Fault("drop", api=ADD))
+        await w.dispatcher.dispatch()
+        unknown = [r for r in due_rows(w).values() if r.state == SendState.CLAIMED]
+
+        w.clock.advance(timedelta(minutes=1))
+        assert (await w.dispatcher.dispatch()).reconciled.waiting == [unknown[0].batch]
+        # WeCom's create completes now, a minute late (as the simulator would have done it)
+        with session(w.engine) as s:
+            late = outgoing_for([s.get(OutboxRow, r.key) for r in unknown])
+        receipt = await w.mass_sender(recording=False).send(late)
+        [task] = receipt.tasks
+
+        w.clock.advance(SETTLE)
+        later = await w.dispatcher.dispatch()
+
+        assert later.reconciled.recovered == {unknown[0].batch: task.msgid}
+        assert later.submitted == {}
+        sent_once(w)
 
 
 def claim_as_dead_worker(w: World) -> list[OutboxRow]:
@@ -342,7 +372,7 @@ async def test_a_config_error_leaves_no_batch_claimed_for_good(tmp_path):
         assert "48002" in untried[0].error
         assert w.sim_tasks() == []
 
-        w.clock.advance(timedelta(minutes=1))
+        w.clock.advance(SETTLE)
         report = await w.dispatcher.dispatch()
 
         assert report.reconciled.released == [tried[0].batch]
