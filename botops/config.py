@@ -99,6 +99,9 @@ class DaemonSettings(Section):
     plan_ahead: Duration = timedelta(days=1)
     sync_every: Duration = timedelta(hours=1)
     shutdown_grace: Duration = timedelta(seconds=30)
+    # After a send whose answer was lost (or a crash mid-send), how long to keep asking WeCom
+    # whether it created the task before concluding it did not and sending again.
+    reconcile_after: Duration = timedelta(minutes=2)
 
 
 class TrackingSettings(Section):

@@ -46,6 +46,11 @@ def apply(
         if ledger.record(session, [primary]):
             ledger.record(session, bonus)
             return decision
+        if ledger.msgid_scored(session, playbook, message.msgid):
+            # The same msgid already scored for another member or group: not a message
+            # WeCom would send twice, so it is bad input, and it never scores twice either.
+            detail = "this message id already scored, for another member or group"
+            return Decision(Outcome.DUPLICATE, decision.day, detail=detail)
     raise LedgerConflictError(f"message {message.msgid} kept conflicting in the ledger")
 
 

@@ -75,6 +75,7 @@ async def runtime(
                 worker=worker,
                 library=library,
                 policy=settings.send_policy,
+                settle=settings.daemon.reconcile_after,
             )
             tracker = TaskTracker(
                 wecom.client, engine, clock, TrackingPolicy.from_settings(settings.tracking)

@@ -32,7 +32,7 @@ from starlette.applications import Starlette
 from botops.clock import Clock
 from botops.config import Settings
 from botops.daemon.http import Readiness, build_app
-from botops.daemon.leader import Leadership, leadership_for
+from botops.daemon.leader import Leadership, LeadershipError, leadership_for
 from botops.daemon.reload import PlaybookSource, ReloadStatus, format_alert
 from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
@@ -158,9 +158,15 @@ class Service:
             if not await leadership.still_leader():
                 self._leader = False
                 log.error("daemon.leadership_lost")
-        elif not self._stop.is_set() and await leadership.acquire():
-            self._leader = True
-            log.info("daemon.leader")
+        elif not self._stop.is_set():
+            try:
+                acquired = await leadership.acquire()
+            except LeadershipError as exc:  # the database is down: stay standby, try again
+                log.error("daemon.leadership_failed", error=str(exc))
+                return
+            if acquired:
+                self._leader = True
+                log.info("daemon.leader")
 
     async def _as_leader(self, leadership: Leadership, work: Callable[[], Awaitable[None]]) -> None:
         if not self._leader or self._stop.is_set():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
 
 import structlog
@@ -28,7 +28,7 @@ from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
 from botops.metrics import OUTBOX_LAG
 from botops.outbox.queue import claim, mark_missed, outgoing_for, release, set_state
-from botops.outbox.reconcile import ReconcileReport, reconcile
+from botops.outbox.reconcile import SETTLE, ReconcileReport, reconcile
 from botops.outbox.render_at_send import render_at_send
 from botops.planning.policy import SendPolicy
 from botops.playbook.library import PlaybookLibrary
@@ -65,6 +65,7 @@ class Dispatcher:
         worker: str,
         library: Callable[[], PlaybookLibrary],
         policy: SendPolicy,
+        settle: timedelta = SETTLE,
     ) -> None:
         """`worker` must be unique per process run; `library()` is the current playbooks
         (it follows reloads): their folders hold attachment files, their templates render
@@ -76,6 +77,7 @@ class Dispatcher:
         self._worker = worker
         self._library = library
         self._policy = policy
+        self._settle = settle  # see reconcile.SETTLE
         self._draining = False
         self._in_round = False
 
@@ -101,7 +103,9 @@ class Dispatcher:
             # like a dead dispatcher's, or they would wait for a restart.
             _disown_leftovers(s, self._worker, now)
             report.missed = mark_missed(s, now)
-        report.reconciled = await reconcile(self._engine, self._client, self._worker, now)
+        report.reconciled = await reconcile(
+            self._engine, self._client, self._worker, now, settle=self._settle
+        )
         if self._draining:
             return report
         with session(self._engine) as s:

@@ -10,9 +10,10 @@ planned ──claim──> claimed ──WeCom created the task──> submitted
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -50,33 +51,58 @@ def enqueue(session: Session, plan: Plan, versions: dict[str, str], now: datetim
     """Write a plan into the outbox: new keys are inserted, existing ones left alone (insert-or-
     ignore), future sends of a changed playbook take the new text, and future sends that the
     plan no longer contains (a removed step, a group that left the audience) are cancelled.
-    Enrolments the plan assumed are recorded in the same transaction."""
+    Enrolments the plan assumed are recorded in the same transaction.
+
+    The daemon plans the same window every minute, so almost every key is already there: the
+    keys of the window are read first (one narrow SELECT) and only the missing ones are
+    inserted, and only rows that change are loaded as objects. The insert is still insert-or-
+    ignore, so a key written meanwhile by another replica (or one whose due time lies outside
+    the window) is left alone all the same."""
     report = EnqueueReport()
     _record_enrolments(session, plan.enrolments, now)
-    sendable = [s for s in plan.sends if s.sendable]
-    rows = [_row(s, now) for s in sendable]
-    if rows:
-        report.inserted = _insert_or_ignore(session, rows)
-    planned = {s.key: s for s in sendable}
+    window_rows = (
+        col(OutboxRow.due_at) >= plan.window.start,
+        col(OutboxRow.due_at) < plan.window.end,
+    )
+    known = set(session.exec(select(OutboxRow.key).where(*window_rows)))
+    planned = {s.key: s for s in plan.sends if s.sendable}
+    missing = (_row(s, now) for key, s in planned.items() if key not in known)
+    report.inserted = _insert_or_ignore(session, missing)
+    # Planned, not yet due: (key, version) as plain tuples; only the rows to change are loaded.
     waiting = session.exec(
-        select(OutboxRow).where(
+        select(OutboxRow.key, OutboxRow.playbook_version).where(
             OutboxRow.state == SendState.PLANNED,
             col(OutboxRow.due_at) >= max(now, plan.window.start),
             col(OutboxRow.due_at) < plan.window.end,
         )
-    ).all()
-    for row in waiting:
-        send = planned.get(row.key)
+    )
+    gone: list[str] = []
+    stale: list[str] = []
+    for key, version in waiting:
+        send = planned.get(key)
         if send is None:
-            row.state, row.error, row.updated_at = SendState.CANCELLED, "no longer in the plan", now
-            report.cancelled.append(row.key)
-        elif row.playbook_version != versions.get(send.playbook, row.playbook_version):
-            _refresh(row, send, now)
-            report.updated += 1
-        else:
-            continue
+            gone.append(key)
+        elif version != versions.get(send.playbook, version):
+            stale.append(key)
+    for row in _rows(session, gone):
+        row.state, row.error, row.updated_at = SendState.CANCELLED, "no longer in the plan", now
         session.add(row)
+        report.cancelled.append(row.key)
+    for row in _rows(session, stale):
+        _refresh(row, planned[row.key], now)
+        session.add(row)
+        report.updated += 1
     return report
+
+
+def _rows(session: Session, keys: list[str]) -> Iterator[OutboxRow]:
+    """The outbox rows of `keys`, in that order, 500 keys per SELECT."""
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found = {
+            r.key: r for r in session.exec(select(OutboxRow).where(col(OutboxRow.key).in_(chunk)))
+        }
+        yield from (found[k] for k in chunk if k in found)
 
 
 def _row(send: PlannedSend, now: datetime) -> dict[str, object]:
@@ -118,14 +144,17 @@ def _refresh(row: OutboxRow, send: PlannedSend, now: datetime) -> None:
     row.updated_at = now
 
 
-def _insert_or_ignore(session: Session, rows: list[dict[str, object]]) -> int:
+def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> int:
+    """Insert the rows whose key is not in the outbox yet; how many were inserted. The rows
+    are taken 500 at a time, so a large first round never holds them all at once."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     inserted = 0
-    for start in range(0, len(rows), 500):  # stay under SQLite's bound-parameter limit
+    pending = iter(rows)
+    while chunk := list(islice(pending, 500)):  # stay under SQLite's bound-parameter limit
         statement = (
             insert(OutboxRow)
-            .values(rows[start : start + 500])
+            .values(chunk)
             .on_conflict_do_nothing()
             .returning(col(OutboxRow.key))  # rowcount is -1 for batched inserts on PostgreSQL
         )

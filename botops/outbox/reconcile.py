@@ -36,7 +36,7 @@ log = structlog.get_logger()
 CLOCK_SLACK = timedelta(minutes=10)
 # A create whose answer we lost may still be in progress at WeCom (the client gave up after
 # its timeout; WeCom finishes later). Until a claim is this old, "no task found" is not yet
-# an answer: the rows wait, and only then go back to planned.
+# an answer: the rows wait, and only then go back to planned (`daemon.reconcile_after`).
 SETTLE = timedelta(minutes=2)
 
 
@@ -62,7 +62,12 @@ class _Batch:
 
 
 async def reconcile(
-    engine: Engine, client: WeComClient, worker: str, now: datetime
+    engine: Engine,
+    client: WeComClient,
+    worker: str,
+    now: datetime,
+    *,
+    settle: timedelta = SETTLE,
 ) -> ReconcileReport:
     report = ReconcileReport()
     with session(engine) as s:
@@ -77,7 +82,7 @@ async def reconcile(
             if found is not None:
                 _record(s, batch, found, now)
                 report.recovered[name] = found
-            elif now - claimed < SETTLE:
+            elif now - claimed < settle:
                 report.waiting.append(name)
             elif batch.first.expires_at <= now:
                 set_state(

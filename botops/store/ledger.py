@@ -49,6 +49,14 @@ def record(session: Session, entries: Iterable[LedgerEntry]) -> list[LedgerEntry
     return inserted
 
 
+def msgid_scored(session: Session, playbook: str, msgid: str) -> bool:
+    """Whether any row of `playbook` comes from message `msgid` (whoever sent it)."""
+    query = select(LedgerEntry.id).where(
+        LedgerEntry.playbook == playbook, LedgerEntry.source_msgid == msgid
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
 def history(session: Session, member: str, chat: str, playbook: str) -> MemberHistory:
     """What the ledger knows about `member` in `chat` under `playbook`."""
     query = select(

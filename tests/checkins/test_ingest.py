@@ -120,6 +120,15 @@ def test_a_signed_batch_scores_and_a_redelivery_scores_nothing_new(
     assert ledger_rows(engine) == 2
 
 
+def test_one_msgid_for_two_members_scores_once_and_is_no_error(url: str, engine: Engine) -> None:
+    """Bad input from a forwarder (found by fuzzing): the second use of a msgid, by someone
+    else, is a duplicate, not a server error."""
+    answer = send(url, batch(record("same", "wm-a"), record("same", "wm-b")))
+    assert answer.status_code == 200
+    assert answer.json() == {"accepted": 2, "checkins": 1}
+    assert ledger_rows(engine) == 1
+
+
 def test_a_message_for_an_unknown_group_scores_nothing(url: str, engine: Engine) -> None:
     answer = send(url, batch(record("m1", "wm-a", chat_id="wrNobody")))
     assert answer.json() == {"accepted": 1, "checkins": 0}

@@ -179,6 +179,8 @@ class Project:
             "BOTOPS_WECOM__SECRET": sim.config.secret,
             "BOTOPS_SERVER__HOST": "127.0.0.1",
             "BOTOPS_DAEMON__PLAN_EVERY": "1s",
+            # a send whose answer was lost is re-sent (if WeCom has no task) after 3 s, not 2 min
+            "BOTOPS_DAEMON__RECONCILE_AFTER": "3s",
         }
 
     def write(self, relative: str, text: str) -> None:
