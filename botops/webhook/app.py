@@ -13,10 +13,9 @@ stored once); handling it (botops.webhook.process) happens after, off the reques
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
@@ -27,12 +26,11 @@ from starlette.routing import Route
 
 from botops.clock import Clock
 from botops.config import WeComSettings
-from botops.store.callbacks import store_callback
-from botops.store.db import session
+from botops.store.callbacks import CallbackWriter, NewCallback
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
 from botops.webhook.errors import MalformedCallback
-from botops.webhook.events import CallbackEvent, ExternalChatEvent
+from botops.webhook.events import ExternalChatEvent
 from botops.webhook.replies import crypto_or_none, decrypted, refused, unavailable, url_verification
 
 log = structlog.get_logger()
@@ -45,7 +43,7 @@ OnStored = Callable[[], Awaitable[object]]
 @dataclass(frozen=True, slots=True)
 class _Context:
     crypto: CallbackCrypto
-    engine: Engine
+    writer: CallbackWriter
     clock: Clock
     max_skew: timedelta
     on_stored: OnStored | None
@@ -66,7 +64,7 @@ def callback_routes(
             return unavailable(PATH, hint)
 
         return [Route(PATH, not_configured, methods=["GET", "POST"])]
-    ctx = _Context(crypto, engine, clock, settings.callback_max_skew, on_stored)
+    ctx = _Context(crypto, CallbackWriter(engine), clock, settings.callback_max_skew, on_stored)
 
     async def get(request: Request) -> Response:
         return url_verification(ctx.crypto, request, clock.now(), ctx.max_skew, route=PATH)
@@ -87,27 +85,25 @@ async def _receive(ctx: _Context, request: Request) -> Response:
         event = parse_event(plain)
     except MalformedCallback as exc:
         return refused(400, exc, route=PATH)
-    new = await asyncio.to_thread(_store, ctx.engine, event, plain, ctx.clock.now())
+    kind = type(event).__name__
+    group = event.chat_id if isinstance(event, ExternalChatEvent) else None
+    # Committed before the answer; concurrent requests share a commit (see CallbackWriter).
+    row_id = await ctx.writer.store(
+        NewCallback(
+            event.dedup_key,
+            kind,
+            group,
+            plain.decode("utf-8", errors="replace"),
+            ctx.clock.now(),
+        )
+    )
+    new = row_id is not None
     log.info(
         "callback",
-        kind=type(event).__name__,
-        group=event.chat_id if isinstance(event, ExternalChatEvent) else None,
+        kind=kind,
+        group=group,
         key=event.dedup_key,
         outcome="stored" if new else "duplicate",
     )
     task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None
     return Response(b"", background=task)
-
-
-def _store(engine: Engine, event: CallbackEvent, plain: bytes, now: datetime) -> bool:
-    """Insert-or-ignore on the dedup key; True when this delivery made a new row."""
-    with session(engine) as s:
-        row_id = store_callback(
-            s,
-            dedup_key=event.dedup_key,
-            kind=type(event).__name__,
-            chat_id=event.chat_id if isinstance(event, ExternalChatEvent) else None,
-            payload=plain.decode("utf-8", errors="replace"),
-            now=now,
-        )
-    return row_id is not None

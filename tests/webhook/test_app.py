@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -535,3 +536,43 @@ async def test_archive_notices_and_app_text_messages_are_stored_and_processed_qu
         ("TextMessage", "", clock.now()),
     ]
     assert sim.requests() == []  # nothing to fetch for either
+
+
+# --- concurrent deliveries -------------------------------------------------------------------
+
+
+def post_all(url: str, requests: list[tuple[dict[str, str], str]]) -> list[int]:
+    """POST every request at once, one thread each, released together."""
+    start = threading.Barrier(len(requests))
+
+    def one(request: tuple[dict[str, str], str]) -> int:
+        start.wait()
+        return post(url, *request).status_code
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        return list(pool.map(one, requests))
+
+
+def test_concurrent_deliveries_of_one_event_store_it_once_and_handle_it_once(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    calls: list[int] = []
+
+    async def on_stored() -> None:
+        calls.append(1)
+
+    routes = callback_routes(SETTINGS, engine, clock, on_stored=on_stored)
+    with running(Starlette(routes=routes)) as base:
+        delivery = signed(clock, chat_event(clock, "wr00002", "update"))
+        assert post_all(f"{base}/wecom/callback", [delivery] * 20) == [200] * 20
+    # the server has stopped: every background task that was started has run
+    assert [row.chat_id for row in stored(engine)] == ["wr00002"]
+    assert calls == [1]
+
+
+def test_concurrent_distinct_events_are_all_stored(engine: Engine, clock: FrozenClock) -> None:
+    chats = [f"wr1{n:04d}" for n in range(30)]
+    with running(Starlette(routes=callback_routes(SETTINGS, engine, clock))) as base:
+        deliveries = [signed(clock, chat_event(clock, chat, "update")) for chat in chats]
+        assert post_all(f"{base}/wecom/callback", deliveries) == [200] * 30
+    assert sorted(row.chat_id or "" for row in stored(engine)) == chats
