@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -145,20 +145,24 @@ def _refresh(row: OutboxRow, send: PlannedSend, now: datetime) -> None:
 
 
 def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> int:
-    """Insert the rows whose key is not in the outbox yet; how many were inserted. The rows
+    """Insert the rows whose key is not in the outbox yet; how many were inserted.
+
+    One statement executed with many parameter sets (SQLAlchemy sends them as multi-row
+    batches sized for the driver): it is compiled once and cached, where a multi-row
+    `.values(rows)` statement is compiled afresh every time, ~0.2 s per 500 rows. The rows
     are taken 500 at a time, so a large first round never holds them all at once."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    table: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing()
+        .returning(table.c.key)  # rowcount is -1 for batched inserts on PostgreSQL
+    )
     inserted = 0
     pending = iter(rows)
-    while chunk := list(islice(pending, 500)):  # stay under SQLite's bound-parameter limit
-        statement = (
-            insert(OutboxRow)
-            .values(chunk)
-            .on_conflict_do_nothing()
-            .returning(col(OutboxRow.key))  # rowcount is -1 for batched inserts on PostgreSQL
-        )
-        inserted += len(session.execute(statement).all())
+    while chunk := list(islice(pending, 500)):
+        inserted += len(session.execute(statement, chunk).all())
     return inserted
 
 

@@ -16,10 +16,13 @@ number the WeCom client shows in the group's title.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from types import MappingProxyType
+from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from botops.errors import BotopsError
@@ -244,12 +247,12 @@ def _checked(session: Session, chat_id: str, tags: Iterable[str]) -> list[str]:
 
 
 def _tags_by_group(session: Session, chat_id: str | None = None) -> dict[str, tuple[str, ...]]:
-    query = select(GroupTag)
+    query = select(GroupTag.chat_id, GroupTag.tag)
     if chat_id is not None:
         query = query.where(GroupTag.chat_id == chat_id)
     grouped: dict[str, list[str]] = {}
-    for row in session.exec(query.order_by(col(GroupTag.chat_id), col(GroupTag.tag))).all():
-        grouped.setdefault(row.chat_id, []).append(row.tag)
+    for group_id, tag in session.exec(query.order_by(col(GroupTag.chat_id), col(GroupTag.tag))):
+        grouped.setdefault(group_id, []).append(tag)
     return {k: tuple(v) for k, v in grouped.items()}
 
 
@@ -281,23 +284,64 @@ def get_group(session: Session, chat_id: str) -> StoredGroup:
 
 
 def targets(session: Session) -> list[Target]:
-    """The active groups as planner targets, with their botops tags and enrolments."""
+    """The active groups as planner targets, with their botops tags and enrolments, oldest
+    first.
+
+    The daemon reads every group every planning round, so this reads plain columns rather
+    than ORM entities (10,000 of those cost most of a second and tens of MB at the peak) and
+    shares what groups have in common: one frozenset per distinct tag set, one string per
+    owner and playbook id, one empty enrolment mapping (read-only) for groups with none."""
+    shared: dict[object, Any] = {}
+
+    def one(value: Any) -> Any:
+        return shared.setdefault(value, value)
+
     enrolled: dict[str, dict[str, date]] = {}
-    for row in session.exec(select(Enrolment)).all():
-        enrolled.setdefault(row.target_id, {})[row.playbook_id] = row.day_one
+    for target_id, playbook_id, day_one in session.exec(
+        select(col(Enrolment.target_id), col(Enrolment.playbook_id), col(Enrolment.day_one))
+    ):
+        enrolled.setdefault(target_id, {})[one(playbook_id)] = day_one
+    tags: dict[str, frozenset[str]] = {}
+    pending: list[str] = []
+    group_id = ""
+    for row_id, tag in session.exec(
+        select(GroupTag.chat_id, GroupTag.tag).order_by(col(GroupTag.chat_id), col(GroupTag.tag))
+    ):
+        if row_id != group_id:
+            if pending:
+                tags[group_id] = one(frozenset(pending))
+            group_id, pending = row_id, []
+        pending.append(tag)
+    if pending:
+        tags[group_id] = one(frozenset(pending))
+    rows = session.execute(  # sqlmodel's select() takes at most four columns
+        sa_select(
+            col(GroupRecord.chat_id),
+            col(GroupRecord.name),
+            col(GroupRecord.owner),
+            col(GroupRecord.created_at),
+            col(GroupRecord.member_count),
+        )
+        .where(col(GroupRecord.status) == GroupStatus.ACTIVE)
+        .order_by(col(GroupRecord.created_at), col(GroupRecord.chat_id))
+    )
     return [
         Target(
-            id=group.chat_id,
-            name=group.name,
-            owner=group.owner,
-            tags=frozenset(group.tags),
-            created_at=group.created_at,
-            member_count=group.member_count,
+            id=chat_id,
+            name=name,
+            owner=one(owner),
+            tags=tags.get(chat_id, _NO_TAGS),
+            created_at=created_at,
+            member_count=member_count,
             kind="group",
-            enrolled=enrolled.get(group.chat_id, {}),
+            enrolled=enrolled.get(chat_id, _NOT_ENROLLED),
         )
-        for group in list_groups(session)
+        for chat_id, name, owner, created_at, member_count in rows
     ]
+
+
+_NO_TAGS: frozenset[str] = frozenset()
+_NOT_ENROLLED: Mapping[str, date] = MappingProxyType({})
 
 
 def _stored(row: GroupRecord, tags: tuple[str, ...]) -> StoredGroup:

@@ -4,9 +4,11 @@ and missed sends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import select
 
 from botops.outbox.queue import claim, enqueue, mark_missed, set_state
@@ -112,6 +114,85 @@ def test_enqueue_is_insert_or_ignore(build, engine):
     for report in (again, recomputed):
         assert (report.inserted, report.updated, report.cancelled) == (0, 0, [])
     assert snapshot(engine) == before
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[tuple[str, object]]]:
+    """The SQL statements (and their parameters) sent to the database meanwhile."""
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def inserts(seen: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    return [(sql, params) for sql, params in seen if sql.lstrip().upper().startswith("INSERT")]
+
+
+def test_a_steady_round_writes_only_what_changed(build, engine):
+    """The daemon plans the same window every minute: a round over keys already planned
+    sends no INSERT at all, a new group's sends are the only rows inserted, and a changed
+    playbook still refreshes and cancels its future planned sends."""
+    library = library_of(build, camp())
+    window = days("2026-03-02", 3)
+    now = local("2026-03-01 23:00")
+    first = write(engine, library, planned(library, window), now)
+    assert first.inserted == 3 * 2 * len(GROUPS)
+    before = snapshot(engine)
+
+    with statements(engine) as seen:
+        again = write(engine, library, planned(library, window), now + timedelta(minutes=1))
+    assert (again.inserted, again.updated, again.cancelled) == (0, 0, [])
+    assert inserts(seen) == []
+    assert snapshot(engine) == before
+
+    # A sixth group joins the audience: only its sends are inserted, in one statement.
+    newcomer = Target("wrG0006", "打卡6群", "wangwu", frozenset({"打卡"}), None, 50)
+    with statements(engine) as seen:
+        joined = write(engine, library, planned(library, window, [*GROUPS, newcomer]), now)
+    assert (joined.inserted, joined.updated, joined.cancelled) == (3 * 2, 0, [])
+    (insert,) = inserts(seen)
+    assert "outbox" in insert[0]
+    bound = [str(v) for v in insert[1]]
+    assert sum(v.startswith("camp:") for v in bound) == 3 * 2  # the keys it bound: new ones
+    assert all(":wrG0006:" in v for v in bound if v.startswith("camp:"))
+    after = snapshot(engine)
+    assert {k: after[k] for k in before} == before
+    assert {k for k in after if k not in before} == {
+        f"camp:{step}:wrG0006:2026-03-0{d}" for step in ("morning", "evening") for d in (2, 3, 4)
+    }
+
+    # The evening step is removed and the morning text changes, at noon on 03-03: the future
+    # evening sends are cancelled, the future morning ones refreshed, nothing is inserted.
+    later = local("2026-03-03 12:00")
+    changed = library_of(build, camp(morning="早上好", evening=None))
+    with statements(engine) as seen:
+        report = write(engine, changed, planned(changed, window, [*GROUPS, newcomer]), later)
+    assert inserts(seen) == []
+    current = rows(engine)
+    future = {k for k, r in current.items() if r.due_at >= later}
+    assert report.inserted == 0
+    assert sorted(report.cancelled) == sorted(k for k in future if ":evening:" in k)
+    assert report.updated == len([k for k in future if ":morning:" in k]) == 6
+    for key in future:
+        row = current[key]
+        if ":evening:" in key:
+            assert (row.state, row.error, row.updated_at) == (
+                SendState.CANCELLED,
+                "no longer in the plan",
+                later,
+            )
+        else:
+            assert (row.state, row.playbook_version) == (SendState.PLANNED, changed.digest("camp"))
+            assert row.text.startswith("早上好"), row.text
+    for key in set(current) - future:  # past sends stay as they were
+        assert current[key].model_dump() == after[key], key
 
 
 def claimed_and_submitted(engine: Engine, now: datetime) -> tuple[list[str], list[str]]:
