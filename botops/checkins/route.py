@@ -9,7 +9,7 @@ caller's session (one transaction: the caller commits).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -102,3 +102,10 @@ def playbook_day_one(playbook: Playbook, target: Target, tz_default: str) -> dat
     if playbook.anchor == "group_created" and target.created_at is not None:
         return target.created_at.astimezone(ZoneInfo(playbook.timezone or tz_default)).date()
     return target.enrolled.get(playbook.id)
+
+
+def playbook_last_day(playbook: Playbook, day_one: date) -> date | None:
+    """The group's last day under `playbook` (None: it runs on)."""
+    if playbook.duration_days is None:
+        return None
+    return day_one + timedelta(days=playbook.duration_days - 1)

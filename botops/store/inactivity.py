@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from botops.checkins.route import playbook_day_one
+from botops.checkins.route import playbook_day_one, playbook_last_day
 from botops.config import Settings
 from botops.planning.targets import Target
 from botops.playbook.model import Playbook
@@ -73,11 +73,7 @@ def programmes(playbooks: Sequence[Playbook], target: Target, tz_default: str) -
         day_one = playbook_day_one(playbook, target, tz_default)
         if day_one is None:
             continue
-        last = (
-            None
-            if playbook.duration_days is None
-            else day_one + timedelta(days=playbook.duration_days - 1)
-        )
+        last = playbook_last_day(playbook, day_one)
         found.append(Programme(playbook.id, day_one, last, playbook.inactivity))
     return found
 

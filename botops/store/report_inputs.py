@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from botops.checkins.route import active_since
+from botops.checkins.route import active_since, playbook_last_day
 from botops.config import Settings
 from botops.planning.targets import Target
 from botops.playbook.model import Playbook
@@ -98,11 +98,7 @@ def checkin_inputs(
             day_one = active_since(playbook, target, settings.timezone)
             if day_one is None:
                 continue
-            last = (
-                None
-                if playbook.duration_days is None
-                else day_one + timedelta(days=playbook.duration_days - 1)
-            )
+            last = playbook_last_day(playbook, day_one)
             inputs.append(
                 CheckinInput(
                     playbook=playbook.id,
