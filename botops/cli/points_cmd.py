@@ -28,7 +28,8 @@ from botops.clock import Clock, SystemClock
 from botops.config import Settings
 from botops.errors import BotopsError
 from botops.playbook.loader import load_paths
-from botops.preview.table_view import clean, display_width, pad
+from botops.preview.table_view import clean
+from botops.reports.table_view import columns
 from botops.store import ledger
 from botops.store.db import open_database, session
 
@@ -156,19 +157,8 @@ def _csv(rows: Sequence[ledger.Standing]) -> str:
 
 
 def _table(rows: Sequence[ledger.Standing]) -> str:
-    numeric = {0, 3, 4, 5}  # right-aligned columns
-    cells = [FIELDS] + [
-        tuple(clean(str(v)) for v in _record(i, r).values()) for i, r in enumerate(rows, 1)
-    ]
-    widths = [max(display_width(row[i]) for row in cells) for i in range(len(FIELDS))]
-    lines = [
-        "  ".join(
-            pad(cell, w, right=i in numeric)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in cells
-    ]
-    return "\n".join(lines) + "\n"
+    cells = [[clean(str(v)) for v in _record(i, r).values()] for i, r in enumerate(rows, 1)]
+    return "\n".join(columns(FIELDS, cells, numeric={0, 3, 4, 5})) + "\n"
 
 
 # --- adjustments --------------------------------------------------------------------------
