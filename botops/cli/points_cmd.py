@@ -48,7 +48,10 @@ def register(sub: Any) -> None:
     )
     _scope_options(parser, None, "only")
     parser.add_argument(
-        "--top", type=_positive, metavar="N", help="only the first N members (default: all)"
+        "--top",
+        type=common.whole_number(1),
+        metavar="N",
+        help="only the first N members (default: all)",
     )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
@@ -82,16 +85,6 @@ def register(sub: Any) -> None:
 def _scope_options(parser: argparse.ArgumentParser, default: Any, verb: str) -> None:
     parser.add_argument("--playbook", metavar="ID", default=default, help=f"{verb} this playbook")
     parser.add_argument("--group", metavar="CHAT_ID", default=default, help=f"{verb} this group")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 # --- the leaderboard ----------------------------------------------------------------------

@@ -36,7 +36,11 @@ def register(sub: Any) -> None:
         "leaderboard and send outcomes.",
     )
     parser.add_argument(
-        "--days", type=_positive, default=7, metavar="N", help="days up to today (default: 7)"
+        "--days",
+        type=common.whole_number(1, 366),
+        default=7,
+        metavar="N",
+        help="days up to today (default: 7)",
     )
     parser.add_argument("--format", choices=("table", "json", "html"), default="table")
     parser.add_argument(
@@ -50,16 +54,6 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
     parser.set_defaults(handler=run)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 366:
-        raise argparse.ArgumentTypeError("must be between 1 and 366")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
