@@ -116,6 +116,8 @@ def serve(kind: str, port: int, database_url: str) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
+    from botops.daemon.service import freeze_startup_heap
+
     if kind == "bare":
 
         async def ok(_: HTTPRequest) -> Response:
@@ -139,7 +141,8 @@ def serve(kind: str, port: int, database_url: str) -> None:
         engine = open_database(database_url)
         app = Starlette(routes=callback_routes(settings, engine, FrozenClock(AT)))
         app.add_middleware(InboundTimer)
-    # The daemon's server configuration (botops/daemon/service.py).
+    # The daemon's server configuration (botops/daemon/service.py), for both endpoints.
+    freeze_startup_heap()
     uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning")).run()
 
 

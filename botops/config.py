@@ -102,6 +102,18 @@ class DaemonSettings(Section):
     # After a send whose answer was lost (or a crash mid-send), how long to keep asking WeCom
     # whether it created the task before concluding it did not and sending again.
     reconcile_after: Duration = timedelta(minutes=2)
+    # Handled callbacks are deleted this long after they arrived (hourly, with the sync): each
+    # keeps its decrypted XML, and WeCom's redeliveries come within minutes, not weeks.
+    keep_callbacks: Duration = timedelta(days=30)
+
+    @field_validator("keep_callbacks")
+    @classmethod
+    def _at_least_a_day(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError(
+                "keep_callbacks must be at least 1d (redeliveries are deduplicated against kept rows)"
+            )
+        return value
 
 
 class TrackingSettings(Section):

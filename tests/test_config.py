@@ -107,6 +107,7 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("server:\n  host_file: x\n", {}, "server.host_file", "only secret keys"),
         ("wecom:\n  secret_file: nothere\n", {}, "wecom.secret_file", "cannot read"),
         ("- a list\n", {}, "c.yaml", "one mapping"),
+        ("daemon:\n  keep_callbacks: 2h\n", {}, "daemon.keep_callbacks", "at least 1d"),
     ],
 )
 def test_errors_name_the_key(tmp_path, text, env, key, message):

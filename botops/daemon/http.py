@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import structlog
@@ -131,5 +132,17 @@ class InboundTimer:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            metrics.CALLBACKS.labels(route, str(status)).inc()
-            metrics.CALLBACK_SECONDS.labels(route).observe(time.perf_counter() - started)
+            _counted(route, status).inc()
+            _timed(route).observe(time.perf_counter() - started)
+
+
+# One labelled series per (route, status), looked up once: `labels()` takes a lock and builds
+# a key on every call, a measurable share of a callback's cost. Both label sets are bounded.
+@cache
+def _counted(route: str, status: int) -> Any:
+    return metrics.CALLBACKS.labels(route, str(status))
+
+
+@cache
+def _timed(route: str) -> Any:
+    return metrics.CALLBACK_SECONDS.labels(route)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC
@@ -39,6 +40,7 @@ from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.senders.digest import send_digest
+from botops.store.callbacks import prune_callbacks
 from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.sync.groups import sync_groups
@@ -59,6 +61,14 @@ class _EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+
+def freeze_startup_heap() -> None:
+    """Put everything alive after start-up (modules, SQLAlchemy metadata, settings) beyond the
+    cyclic GC: its full collections then walk only what requests and jobs allocate. Under
+    callback load that took p99 latency from ~50 ms to ~14 ms (bench/callbacks.py)."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, clock: Clock, library: PlaybookLibrary) -> int:
@@ -94,6 +104,7 @@ class Service:
                     log_level="warning",
                 )
             )
+            freeze_startup_heap()
             server_task = asyncio.create_task(server.serve())
             scheduler.start()
             self._install_signal_handlers()
@@ -248,6 +259,10 @@ class Service:
         changes = await asyncio.to_thread(evaluate)
         if changes:
             log.info("daemon.flags_changed", changes=len(changes))
+        before = self._clock.now() - self._settings.daemon.keep_callbacks
+        pruned = await asyncio.to_thread(prune_callbacks, rt.engine, before)
+        if pruned:
+            log.info("daemon.callbacks_pruned", count=pruned)
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running; tell ops."""

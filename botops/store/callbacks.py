@@ -19,10 +19,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, update
+from sqlalchemy import Connection, Engine, Insert, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from botops.store.models import CallbackEvent
 
@@ -78,6 +79,42 @@ def store_callback(
 ) -> int | None:
     """The new row's id, or None when this dedup key is stored already (a redelivery)."""
     return _insert(session.connection(), [NewCallback(dedup_key, kind, chat_id, payload, now)])[0]
+
+
+def pending_callbacks(limit: int) -> SelectOfScalar[CallbackEvent]:
+    """The oldest `limit` callbacks not yet handled, read through the partial index that holds
+    only pending rows (ix_callback_events_pending), however many have been handled before."""
+    return (
+        select(CallbackEvent)
+        .where(col(CallbackEvent.processed_at).is_(None))
+        .order_by(col(CallbackEvent.id))
+        .limit(limit)
+    )
+
+
+PRUNE_CHUNK = 5_000
+"""Rows deleted per transaction: a first prune of a large backlog never holds SQLite's write
+lock (and the callback endpoint) for long."""
+
+
+def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
+    """Delete handled callbacks received before `before`; how many. Pending rows stay,
+    whatever their age: they still have to be handled."""
+    oldest = (
+        select(_TABLE.c.id)
+        .where(_TABLE.c.received_at < before, _TABLE.c.processed_at.is_not(None))
+        .order_by(_TABLE.c.received_at)
+        .limit(chunk)
+        .scalar_subquery()
+    )
+    statement = delete(_TABLE).where(_TABLE.c.id.in_(oldest))
+    deleted = 0
+    while True:
+        with engine.begin() as connection:
+            count = connection.execute(statement).rowcount
+        deleted += count
+        if count < chunk:
+            return deleted
 
 
 def finish_callback(

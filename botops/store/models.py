@@ -267,6 +267,9 @@ class LedgerEntry(SQLModel, table=True):
 # --- callbacks -----------------------------------------------------------------------------
 
 
+_PENDING = "processed_at IS NULL"
+
+
 class CallbackEvent(SQLModel, table=True):
     """Every verified WeCom callback, stored before it is answered (botops.webhook.app) and
     handled afterwards (botops.webhook.process). `dedup_key` is unique: a redelivery is an
@@ -274,13 +277,22 @@ class CallbackEvent(SQLModel, table=True):
     succeeds; a failure is kept in `error` and retried on the next round."""
 
     __tablename__ = "callback_events"
+    # Handling reads the pending rows in id order: this index holds only those.
+    __table_args__ = (
+        Index(
+            "ix_callback_events_pending",
+            "id",
+            sqlite_where=text(_PENDING),
+            postgresql_where=text(_PENDING),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(unique=True)
     kind: str  # the event class name: ExternalChatEvent, UnknownEvent, ...
-    chat_id: str | None = Field(default=None, index=True)
+    chat_id: str | None = None
     payload: str  # the decrypted XML, as received
-    received_at: datetime = Field(sa_type=UtcDateTime)
+    received_at: datetime = Field(sa_type=UtcDateTime, index=True)  # pruning reads by age
     processed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     error: str = ""
 

@@ -85,25 +85,12 @@ async def _receive(ctx: _Context, request: Request) -> Response:
         event = parse_event(plain)
     except MalformedCallback as exc:
         return refused(400, exc, route=PATH)
-    kind = type(event).__name__
+    kind, key = type(event).__name__, event.dedup_key
     group = event.chat_id if isinstance(event, ExternalChatEvent) else None
+    payload = plain.decode("utf-8", errors="replace")
     # Committed before the answer; concurrent requests share a commit (see CallbackWriter).
-    row_id = await ctx.writer.store(
-        NewCallback(
-            event.dedup_key,
-            kind,
-            group,
-            plain.decode("utf-8", errors="replace"),
-            ctx.clock.now(),
-        )
-    )
+    row_id = await ctx.writer.store(NewCallback(key, kind, group, payload, ctx.clock.now()))
     new = row_id is not None
-    log.info(
-        "callback",
-        kind=kind,
-        group=group,
-        key=event.dedup_key,
-        outcome="stored" if new else "duplicate",
-    )
+    log.info("callback", kind=kind, group=group, key=key, outcome="stored" if new else "duplicate")
     task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None
     return Response(b"", background=task)

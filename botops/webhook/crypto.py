@@ -71,13 +71,16 @@ def _unpad(data: bytes) -> bytes:
 class CallbackCrypto:
     """Signs, verifies, decrypts and encrypts WeCom callback payloads for one receive id."""
 
-    __slots__ = ("_key", "_receive_id", "_token")
+    __slots__ = ("_cipher", "_receive_id", "_token")
 
     def __init__(self, token: str, encoding_aes_key: str, receive_id: str) -> None:
         if not token:
             raise ConfigError(_TOKEN_CONFIG_NAME, "the callback token must not be empty")
         self._token = token
-        self._key = _decode_key(encoding_aes_key)
+        key = _decode_key(encoding_aes_key)
+        # WeCom's IV is the key's first 16 bytes, so one Cipher serves every message; each
+        # call still gets a fresh context from it (half the cost of building both).
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
         self._receive_id = receive_id.encode("utf-8")
 
     def __repr__(self) -> str:
@@ -104,7 +107,7 @@ class CallbackCrypto:
             raise DecryptError("ciphertext is not valid base64") from None
         if not raw or len(raw) % BLOCK_SIZE:
             raise DecryptError(f"ciphertext length {len(raw)} is not a multiple of {BLOCK_SIZE}")
-        decryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16])).decryptor()
+        decryptor = self._cipher.decryptor()
         plain = _unpad(decryptor.update(raw) + decryptor.finalize())
         if len(plain) < _HEADER:
             raise DecryptError("plaintext is shorter than its header")
@@ -126,6 +129,6 @@ class CallbackCrypto:
         if len(prefix) != RANDOM_PREFIX:
             raise ValueError(f"nonce_bytes must be {RANDOM_PREFIX} bytes, got {len(prefix)}")
         plain = prefix + struct.pack(">I", len(body)) + body + self._receive_id
-        encryptor = Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16])).encryptor()
+        encryptor = self._cipher.encryptor()
         raw = encryptor.update(_pad(plain)) + encryptor.finalize()
         return base64.b64encode(raw).decode("ascii")

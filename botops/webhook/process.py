@@ -27,16 +27,15 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine, update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from botops.clock import Clock
 from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
-from botops.store.callbacks import finish_callback
+from botops.store.callbacks import finish_callback, pending_callbacks
 from botops.store.corp_tags import replace_corp_tags
 from botops.store.db import session
 from botops.store.groups import upsert_group
-from botops.store.models import CallbackEvent as StoredCallback
 from botops.store.models import GroupMember, GroupRecord, GroupStatus, OutboxRow, SendState
 from botops.sync.groups import GROUP_GONE
 from botops.webhook.aibot import parse_aibot_message
@@ -102,12 +101,7 @@ async def process_pending(
 
 def _pending(engine: Engine) -> list[_Pending]:
     with session(engine) as s:
-        rows = s.exec(
-            select(StoredCallback)
-            .where(col(StoredCallback.processed_at).is_(None))
-            .order_by(col(StoredCallback.id))
-            .limit(BATCH)
-        ).all()
+        rows = s.exec(pending_callbacks(BATCH)).all()
         return [_Pending(r.id or 0, r.kind, r.chat_id, r.payload, r.received_at) for r in rows]
 
 

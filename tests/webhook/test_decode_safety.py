@@ -11,6 +11,7 @@ from botops.webhook import (
     parse_event,
     parse_json_envelope,
 )
+from botops.webhook.events import TextMessage
 from botops.webhook.safe import MAX_BODY_BYTES
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
@@ -49,6 +50,53 @@ def test_entity_attacks_are_refused_before_expansion(body: bytes, parse: object)
     assert callable(parse)
     with pytest.raises(MalformedCallback, match="DTD, entities or external references"):
         parse(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(BILLION_LAUGHS.removeprefix(b'<?xml version="1.0"?>\n'), id="no-declaration"),
+        pytest.param(b"\n  " + XXE_FILE.split(b"\n", 1)[1], id="blank-then-doctype"),
+        pytest.param(b"<!-- x -->" + EXTERNAL_DTD.split(b"\n", 1)[1], id="comment-then-doctype"),
+    ],
+)
+def test_a_dtd_is_refused_wherever_the_prolog_starts(body: bytes) -> None:
+    with pytest.raises(MalformedCallback, match="DTD, entities or external references"):
+        parse_envelope(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"<xml><Encrypt>&xxe;</Encrypt></xml>", id="undeclared-entity"),
+        pytest.param(
+            b"<xml><!DOCTYPE xml [<!ENTITY a 'b'>]><Encrypt>&a;</Encrypt></xml>", id="dtd-inside"
+        ),
+        pytest.param(b"  <xml><Encrypt>&#0;</Encrypt></xml>", id="invalid-character-reference"),
+    ],
+)
+def test_a_body_without_prolog_cannot_use_entities(body: bytes) -> None:
+    with pytest.raises(MalformedCallback, match="not well-formed"):
+        parse_envelope(body)
+
+
+def _prologs(body: bytes) -> list[bytes]:
+    """`body` as WeCom sends it (no prolog), with a declaration, and with a byte-order mark."""
+    return [body, b'<?xml version="1.0" encoding="UTF-8"?>\n' + body, b"\xef\xbb\xbf" + body]
+
+
+def test_bodies_with_and_without_prolog_read_alike() -> None:
+    envelope = b"\n<xml><ToUserName>ww1</ToUserName><Encrypt>e&amp;1</Encrypt></xml>"
+    assert [parse_envelope(body) for body in _prologs(envelope)] == ["e&1"] * 3
+    message = (
+        "<xml><ToUserName>ww1</ToUserName><FromUserName>wm1</FromUserName>"
+        "<CreateTime>1700000000</CreateTime><MsgType>text</MsgType><MsgId>42</MsgId>"
+        "<Content><![CDATA[打卡 <!DOCTYPE x> &amp;]]></Content></xml>"
+    ).encode()
+    events = [parse_event(body) for body in _prologs(message)]
+    assert isinstance(events[0], TextMessage)
+    assert events[0].content == "打卡 <!DOCTYPE x> &amp;"
+    assert events[1:] == events[:1] * 2
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,45 @@
+"""Callbacks: index the pending rows and the arrival time, not the group ids.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-24
+
+Handling reads `WHERE processed_at IS NULL ORDER BY id`; without an index that walks every
+callback ever stored, each round, and the table only grows. A partial index on `id` holds just
+the pending rows (a new row appends at its right edge, a handled one leaves it), on SQLite and
+PostgreSQL alike. Pruning (`daemon.keep_callbacks`) deletes the oldest handled rows by
+`received_at`, which also only ever grows at the right edge. `chat_id` was indexed but never
+looked up by: one random-page B-tree insert per stored callback for nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+PENDING = "processed_at IS NULL"
+
+
+def upgrade() -> None:
+    op.drop_index("ix_callback_events_chat_id", table_name="callback_events")
+    op.create_index(
+        "ix_callback_events_pending",
+        "callback_events",
+        ["id"],
+        sqlite_where=sa.text(PENDING),
+        postgresql_where=sa.text(PENDING),
+    )
+    op.create_index("ix_callback_events_received_at", "callback_events", ["received_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_callback_events_received_at", table_name="callback_events")
+    op.drop_index("ix_callback_events_pending", table_name="callback_events")
+    op.create_index("ix_callback_events_chat_id", "callback_events", ["chat_id"])
