@@ -116,7 +116,7 @@ def serve(kind: str, port: int, database_url: str) -> None:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from botops.daemon.service import freeze_startup_heap
+    from botops.daemon.heap import freeze_startup_heap
 
     if kind == "bare":
 

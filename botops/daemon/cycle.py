@@ -6,8 +6,6 @@ the truth); `botops run --once` runs them once, in order, and exits.
 
 from __future__ import annotations
 
-import ctypes
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from sqlmodel import Session, select
 
 from botops.clock import Clock
 from botops.config import Settings
+from botops.daemon.heap import return_freed_memory
 from botops.outbox.dispatcher import Dispatcher, DispatchReport
 from botops.outbox.outcomes import apply_outcomes
 from botops.outbox.queue import EnqueueReport, enqueue
@@ -34,31 +33,6 @@ log = structlog.get_logger()
 # After a long outage, sends of at most this far back are still written (as missed), so the
 # report shows them; older ones are history.
 MAX_BACKFILL = timedelta(days=7)
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None where there is none (macOS, musl, Windows)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return trim
-
-
-_MALLOC_TRIM = _malloc_trim()
-
-
-def _return_freed_memory() -> None:
-    """Hand the memory a planning round freed back to the OS. The round builds ~20 MB of
-    short-lived objects (10,000 targets, the day's sends) every minute; CPython frees them,
-    but glibc keeps the freed heap, so without this the daemon's RSS stays at the round's
-    peak between rounds (bench/README.md: about 5 MB less after a round). Takes ~1 ms; a no-op
-    without glibc."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 @dataclass
@@ -112,7 +86,7 @@ class Cycle:
             versions = {p.id: library.digest(p.id) for p in library.playbooks}
             report = enqueue(s, result, versions, now)
         del result
-        _return_freed_memory()
+        return_freed_memory()
         log.info(
             "cycle.planned",
             window_start=window.start.isoformat(),

@@ -166,6 +166,8 @@ def test_the_sqlite_file_is_in_wal_mode_with_foreign_keys_on(tmp_path: Path):
     with engine.connect() as connection:  # the pooled connection the migration used
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        # a small page cache per pooled connection (negative: KiB, not pages)
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -512
     engine.dispose()
 
 
