@@ -105,6 +105,16 @@ class DaemonSettings(Section):
     # Handled callbacks are deleted this long after they arrived (hourly, with the sync): each
     # keeps its decrypted XML, and WeCom's redeliveries come within minutes, not weeks.
     keep_callbacks: Duration = timedelta(days=30)
+    # A callback whose handling failed is retried this long after, then twice as long each
+    # time (at most an hour apart); after 12 failures it is given up on (the sync repairs).
+    callback_retry_after: Duration = timedelta(minutes=1)
+
+    @field_validator("callback_retry_after")
+    @classmethod
+    def _positive_retry(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("callback_retry_after must be positive")
+        return value
 
     @field_validator("keep_callbacks")
     @classmethod

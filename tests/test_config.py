@@ -108,6 +108,7 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("wecom:\n  secret_file: nothere\n", {}, "wecom.secret_file", "cannot read"),
         ("- a list\n", {}, "c.yaml", "one mapping"),
         ("daemon:\n  keep_callbacks: 2h\n", {}, "daemon.keep_callbacks", "at least 1d"),
+        ("daemon:\n  callback_retry_after: 0s\n", {}, "daemon.callback_retry_after", "positive"),
     ],
 )
 def test_errors_name_the_key(tmp_path, text, env, key, message):

@@ -222,7 +222,10 @@ class Service:
     async def _process_callbacks(self, rt: Runtime) -> None:
         """Act on stored WeCom callbacks; a failure stays recorded on its row for next time."""
         try:
-            handlers = Handlers(rt.cycle.library, self._settings.timezone)
+            daemon = self._settings.daemon
+            handlers = Handlers(
+                rt.cycle.library, self._settings.timezone, daemon.callback_retry_after
+            )
             handled = await process_pending(rt.engine, rt.wecom.client, self._clock, handlers)
         except Exception as exc:  # never let callback handling stop planning or the server
             log.error("daemon.callbacks_failed", error=str(exc))

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from botops.store.models import CallbackEvent
@@ -49,6 +49,8 @@ class NewCallback:
             "received_at": self.received_at,
             "processed_at": None,
             "error": "",
+            "attempts": 0,
+            "retry_at": None,
         }
 
 
@@ -81,15 +83,29 @@ def store_callback(
     return _insert(session.connection(), [NewCallback(dedup_key, kind, chat_id, payload, now)])[0]
 
 
-def pending_callbacks(limit: int) -> SelectOfScalar[CallbackEvent]:
-    """The oldest `limit` callbacks not yet handled, read through the partial index that holds
-    only pending rows (ix_callback_events_pending), however many have been handled before."""
+def pending_callbacks(limit: int, now: datetime) -> SelectOfScalar[CallbackEvent]:
+    """The oldest `limit` callbacks not yet handled and not waiting to retry, read through the
+    partial index that holds only pending rows (ix_callback_events_pending), however many have
+    been handled before."""
     return (
         select(CallbackEvent)
-        .where(col(CallbackEvent.processed_at).is_(None))
+        .where(
+            col(CallbackEvent.processed_at).is_(None),
+            or_(col(CallbackEvent.retry_at).is_(None), col(CallbackEvent.retry_at) <= now),
+        )
         .order_by(col(CallbackEvent.id))
         .limit(limit)
     )
+
+
+def groups_waiting_to_retry(session: Session, now: datetime) -> set[str]:
+    """Groups with a callback waiting to retry: their later callbacks wait too, in order."""
+    waiting = session.exec(
+        select(CallbackEvent.chat_id).where(
+            col(CallbackEvent.processed_at).is_(None), col(CallbackEvent.retry_at) > now
+        )
+    )
+    return {chat_id for chat_id in waiting if chat_id is not None}
 
 
 PRUNE_CHUNK = 5_000
@@ -117,14 +133,23 @@ def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUN
             return deleted
 
 
-def finish_callback(
-    session: Session, row_id: int, processed_at: datetime | None, error: str = ""
-) -> None:
-    """Processed (`processed_at` set), or failed: `error` kept, still pending."""
+def finish_callback(session: Session, row_id: int, processed_at: datetime, error: str = "") -> None:
+    """Processed: handled (no `error`), or given up on (`error` says why)."""
     session.execute(
         update(CallbackEvent)
         .where(col(CallbackEvent.id) == row_id)
-        .values(processed_at=processed_at, error=error)
+        .values(processed_at=processed_at, error=error, retry_at=None)
+    )
+
+
+def retry_callback(
+    session: Session, row_id: int, error: str, attempts: int, retry_at: datetime
+) -> None:
+    """Failed `attempts` times so far: still pending, not to be tried again before `retry_at`."""
+    session.execute(
+        update(CallbackEvent)
+        .where(col(CallbackEvent.id) == row_id)
+        .values(error=error, attempts=attempts, retry_at=retry_at)
     )
 
 

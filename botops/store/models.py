@@ -268,22 +268,31 @@ class LedgerEntry(SQLModel, table=True):
 
 
 _PENDING = "processed_at IS NULL"
+_FAILED = "error != ''"
 
 
 class CallbackEvent(SQLModel, table=True):
     """Every verified WeCom callback, stored before it is answered (botops.webhook.app) and
     handled afterwards (botops.webhook.process). `dedup_key` is unique: a redelivery is an
     insert-or-ignore that changes nothing. `processed_at` stays empty until handling
-    succeeds; a failure is kept in `error` and retried on the next round."""
+    succeeds; a failure is kept in `error`, counted in `attempts` and retried from `retry_at`.
+    A row given up on is processed with its error kept."""
 
     __tablename__ = "callback_events"
-    # Handling reads the pending rows in id order: this index holds only those.
     __table_args__ = (
+        # Handling reads the pending rows in id order: this index holds only those.
         Index(
             "ix_callback_events_pending",
             "id",
             sqlite_where=text(_PENDING),
             postgresql_where=text(_PENDING),
+        ),
+        # `botops status` lists the newest failures: few rows, found without a scan.
+        Index(
+            "ix_callback_events_failed",
+            "received_at",
+            sqlite_where=text(_FAILED),
+            postgresql_where=text(_FAILED),
         ),
     )
 
@@ -295,6 +304,8 @@ class CallbackEvent(SQLModel, table=True):
     received_at: datetime = Field(sa_type=UtcDateTime, index=True)  # pruning reads by age
     processed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     error: str = ""
+    attempts: int = 0  # failed handling attempts
+    retry_at: datetime | None = Field(default=None, sa_type=UtcDateTime)  # not before this
 
 
 # --- activity and reports ------------------------------------------------------------------

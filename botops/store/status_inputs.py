@@ -43,7 +43,8 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
 
 
 def _recent_errors(session: Session) -> list[RecentError]:
-    """The newest errors on sends (failed, retried, missed) and on callbacks not yet handled."""
+    """The newest errors on sends (failed, retried, missed) and on callbacks (waiting to
+    retry, or given up on)."""
     sends = session.exec(
         select(OutboxRow)
         .where(OutboxRow.error != "")
@@ -56,9 +57,9 @@ def _recent_errors(session: Session) -> list[RecentError]:
         )
         for r in sends
     ]
-    callbacks = session.exec(
+    callbacks = session.exec(  # waiting to retry, or given up on (ix_callback_events_failed)
         select(CallbackEvent)
-        .where(CallbackEvent.error != "", col(CallbackEvent.processed_at).is_(None))
+        .where(CallbackEvent.error != "")
         .order_by(col(CallbackEvent.received_at).desc())
         .limit(RECENT_ERRORS)
     )

@@ -13,8 +13,11 @@
                                          answered through its response_url (within the hour)
     anything else                        processed: stored and logged, never an error
 
-A failure is written to the row's `error` and the row stays pending, so the next round
-retries it; later events of the same group wait for it, to keep that group's order.
+A failure is written to the row's `error` and the row stays pending, retried with back-off
+(`daemon.callback_retry_after`, doubling, at most 1 h apart); later events of the same group wait for it, to keep
+that group's order. After GIVE_UP_AFTER failures (about six hours) the row is given up on:
+processed, its error kept (`botops status` shows it), and the group's later events go on —
+the hourly sync re-reads every group, so what the lost event would have changed is repaired.
 Handling is idempotent (upserts and conditional updates), so two runs racing is harmless.
 """
 
@@ -32,7 +35,12 @@ from sqlmodel import col
 from botops.clock import Clock
 from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
-from botops.store.callbacks import finish_callback, pending_callbacks
+from botops.store.callbacks import (
+    finish_callback,
+    groups_waiting_to_retry,
+    pending_callbacks,
+    retry_callback,
+)
 from botops.store.corp_tags import replace_corp_tags
 from botops.store.db import session
 from botops.store.groups import upsert_group
@@ -54,6 +62,17 @@ CONTACT_GONE = frozenset({"del_external_contact", "del_follow_user"})
 
 RESPONSE_URL_TTL = timedelta(hours=1)  # WeCom: a response_url is valid for an hour
 
+RETRY_LONGEST = timedelta(hours=1)
+GIVE_UP_AFTER = 12  # failures: by default 1+2+4+8+16+32 min, then hourly: about six hours
+
+
+def retry_delay(failures: int, first: timedelta) -> timedelta | None:
+    """How long to wait after the `failures`-th failed attempt, or None: give up."""
+    if failures >= GIVE_UP_AFTER:
+        return None
+    delay: timedelta = first * 2 ** min(failures - 1, 16)  # the cap, before it overflows
+    return min(delay, RETRY_LONGEST)
+
 
 @dataclass(frozen=True, slots=True)
 class _Pending:
@@ -62,22 +81,25 @@ class _Pending:
     chat_id: str | None
     payload: str
     received_at: datetime
+    attempts: int
 
 
 @dataclass(frozen=True, slots=True)
 class Handlers:
-    """What handling needs besides WeCom: the playbooks (check-ins) and the default zone."""
+    """What handling needs besides WeCom: the playbooks (check-ins), the default zone, and
+    the first wait before a failed callback is retried (`daemon.callback_retry_after`)."""
 
     library: Callable[[], PlaybookLibrary]
     tz_default: str
+    retry_after: timedelta
 
 
 async def process_pending(
     engine: Engine, client: WeComClient, clock: Clock, handlers: Handlers
 ) -> int:
     """Handle the unprocessed stored callbacks in order; returns how many were processed."""
-    pending = await asyncio.to_thread(_pending, engine)
-    blocked: set[str] = set()  # groups with an event that failed this round
+    pending, blocked = await asyncio.to_thread(_pending, engine, clock.now())
+    # `blocked`: groups with an event waiting to retry, or one that failed this round
     done = 0
     for row in pending:
         if row.chat_id is not None and row.chat_id in blocked:
@@ -89,25 +111,52 @@ async def process_pending(
                 continue
             await _handle(engine, client, clock, row)
         except (BotopsError, OSError) as exc:  # WeComError, MalformedCallback, a database hiccup
-            log.error("webhook.process_failed", id=row.id, kind=row.kind, error=str(exc))
-            await asyncio.to_thread(_finish, engine, row.id, None, str(exc) or type(exc).__name__)
+            error = str(exc) or type(exc).__name__
+            delay = retry_delay(row.attempts + 1, handlers.retry_after)
+            await asyncio.to_thread(_failed, engine, row, error, clock.now(), delay)
             if row.chat_id is not None:
                 blocked.add(row.chat_id)
             continue
-        await asyncio.to_thread(_finish, engine, row.id, clock.now(), "")
+        await asyncio.to_thread(_finish, engine, row.id, clock.now())
         done += 1
     return done
 
 
-def _pending(engine: Engine) -> list[_Pending]:
+def _pending(engine: Engine, now: datetime) -> tuple[list[_Pending], set[str]]:
     with session(engine) as s:
-        rows = s.exec(pending_callbacks(BATCH)).all()
-        return [_Pending(r.id or 0, r.kind, r.chat_id, r.payload, r.received_at) for r in rows]
+        rows = s.exec(pending_callbacks(BATCH, now)).all()
+        pending = [
+            _Pending(r.id or 0, r.kind, r.chat_id, r.payload, r.received_at, r.attempts)
+            for r in rows
+        ]
+        return pending, groups_waiting_to_retry(s, now)
 
 
-def _finish(engine: Engine, row_id: int, processed_at: datetime | None, error: str) -> None:
+def _finish(engine: Engine, row_id: int, now: datetime) -> None:
     with session(engine) as s:
-        finish_callback(s, row_id, processed_at, error)
+        finish_callback(s, row_id, now)
+
+
+def _failed(
+    engine: Engine, row: _Pending, error: str, now: datetime, delay: timedelta | None
+) -> None:
+    failures = row.attempts + 1
+    with session(engine) as s:
+        if delay is None:
+            log.error(
+                "webhook.process_gave_up", id=row.id, kind=row.kind, attempts=failures, error=error
+            )
+            finish_callback(s, row.id, now, f"gave up after {failures} attempts: {error}")
+        else:
+            log.error(
+                "webhook.process_failed",
+                id=row.id,
+                kind=row.kind,
+                attempts=failures,
+                retry_at=(now + delay).isoformat(),
+                error=error,
+            )
+            retry_callback(s, row.id, error, failures, now + delay)
 
 
 async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pending) -> None:

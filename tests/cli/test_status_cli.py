@@ -94,6 +94,16 @@ def fill(path: Path) -> None:
                 error="WeCom groupchat/get: errcode -1 system busy",
             )
         )
+        s.add(  # given up on: handled, its error kept
+            CallbackEvent(
+                dedup_key="k2",
+                kind="ExternalTagEvent",
+                payload="<xml/>",
+                received_at=NOW - timedelta(hours=7),
+                processed_at=NOW - timedelta(hours=1),
+                error="gave up after 12 attempts: WeCom get_corp_tag_list: errcode 60011",
+            )
+        )
     engine.dispose()
 
 
@@ -119,6 +129,7 @@ def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.Capture
     assert "Inactive groups: 1\n  安静的群  3 天内仅 1 次打卡（阈值 5）" in out
     errors = out.split("Recent errors:")[1]
     assert "callback ExternalChatEvent  WeCom groupchat/get: errcode -1 system busy" in errors
+    assert "callback ExternalTagEvent  gave up after 12 attempts: WeCom get_corp_tag" in errors
     assert "send camp:morning → wrD (failed)  errcode 41048" in errors
     assert "callbacks waiting to be handled: 1" in out
 

@@ -181,6 +181,8 @@ class Project:
             "BOTOPS_DAEMON__PLAN_EVERY": "1s",
             # a send whose answer was lost is re-sent (if WeCom has no task) after 3 s, not 2 min
             "BOTOPS_DAEMON__RECONCILE_AFTER": "3s",
+            # a callback whose handling failed is retried after 1 s (doubling), not 1 min
+            "BOTOPS_DAEMON__CALLBACK_RETRY_AFTER": "1s",
         }
 
     def write(self, relative: str, text: str) -> None:

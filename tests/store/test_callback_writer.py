@@ -55,7 +55,7 @@ async def test_a_batch_with_one_key_twice_gives_the_new_row_to_one_of_them(
 def test_pending_callbacks_are_read_through_their_index_not_a_table_scan(tmp_path: Path) -> None:
     # Handling runs after every stored callback; a scan would walk every row ever handled.
     engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
-    query = pending_callbacks(100).compile(engine, compile_kwargs={"literal_binds": True})
+    query = pending_callbacks(100, NOW).compile(engine, compile_kwargs={"literal_binds": True})
     with engine.connect() as connection:
         plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}")]
     engine.dispose()
@@ -71,8 +71,8 @@ async def test_pending_callbacks_are_the_unhandled_ones_oldest_first(engine: Eng
             assert row_id is not None
             finish_callback(s, row_id, NOW)
         s.commit()
-        assert [row.dedup_key for row in s.exec(pending_callbacks(1)).all()] == ["c"]
-        assert [row.dedup_key for row in s.exec(pending_callbacks(5)).all()] == ["c", "d"]
+        assert [row.dedup_key for row in s.exec(pending_callbacks(1, NOW)).all()] == ["c"]
+        assert [row.dedup_key for row in s.exec(pending_callbacks(5, NOW)).all()] == ["c", "d"]
 
 
 def test_pruning_deletes_only_handled_callbacks_older_than_the_cut(engine: Engine) -> None:

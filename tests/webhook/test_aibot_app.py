@@ -246,7 +246,7 @@ async def test_a_message_handled_late_is_scored_and_answered_through_response_ur
             payload=payload("m1", "@打卡助手 打卡", base_url=base_url),
             now=clock.now(),
         )
-    handlers = Handlers(lambda: library, "Asia/Shanghai")
+    handlers = Handlers(lambda: library, "Asia/Shanghai", timedelta(minutes=1))
     clock.advance(timedelta(minutes=5))
     assert await process_pending(engine, synced, clock, handlers) == 1
     assert await process_pending(engine, synced, clock, handlers) == 0
@@ -273,7 +273,7 @@ async def test_an_answer_past_the_response_urls_hour_is_not_sent_but_the_check_i
             now=clock.now(),
         )
     clock.advance(timedelta(hours=2))
-    handlers = Handlers(lambda: library, "Asia/Shanghai")
+    handlers = Handlers(lambda: library, "Asia/Shanghai", timedelta(minutes=1))
     assert await process_pending(engine, synced, clock, handlers) == 1
     assert sim.aibot_replies() == []
     assert [e.points for e in ledger(engine)] == [10]

@@ -33,7 +33,13 @@ from botops.store.models import (
 )
 from botops.webhook.app import callback_routes
 from botops.webhook.crypto import CallbackCrypto
-from botops.webhook.process import Handlers, process_pending
+from botops.webhook.process import (
+    GIVE_UP_AFTER,
+    RETRY_LONGEST,
+    Handlers,
+    process_pending,
+    retry_delay,
+)
 from botops.webhook.safe import MAX_BODY_BYTES
 from tests.asgi_server import running
 
@@ -41,7 +47,8 @@ TOKEN = "QDG6eK"
 KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 CORP = "wx5823bf96d3bd56c7"
 CRYPTO = CallbackCrypto(TOKEN, KEY, CORP)
-NO_PLAYBOOKS = Handlers(lambda: PlaybookLibrary([], {}, {}), "Asia/Shanghai")
+RETRY_AFTER = timedelta(minutes=1)
+NO_PLAYBOOKS = Handlers(lambda: PlaybookLibrary([], {}, {}), "Asia/Shanghai", RETRY_AFTER)
 SETTINGS = WeComSettings(
     corp_id=CORP, callback_token=SecretStr(TOKEN), callback_aes_key=SecretStr(KEY)
 )
@@ -308,11 +315,11 @@ async def test_an_unknown_event_is_processed_without_error(
 
 
 @pytest.mark.anyio
-async def test_a_failed_fetch_is_recorded_and_retried(
+async def test_a_failed_fetch_is_retried_after_a_back_off_with_its_group_waiting(
     engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
 ) -> None:
-    """WeCom keeps failing past the client's retries: the event stays pending with its error,
-    the group's later events wait for it, and the next round handles both in order."""
+    """WeCom keeps failing past the client's retries: the event stays pending with its error
+    until its retry time, the group's later events wait for it, and then both go in order."""
     store_events(
         engine,
         clock,
@@ -322,17 +329,61 @@ async def test_a_failed_fetch_is_recorded_and_retried(
     sim.faults.add(Fault("errcode", times=20, api="externalcontact/groupchat/get", errcode=-1))
     async with make_client() as client:
         assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 0
+        failed_at = clock.now()  # the client's retries moved the test clock on
         first, second = stored(engine)
-        assert first.processed_at is None
+        assert (first.processed_at, first.attempts) == (None, 1)
+        assert first.retry_at == failed_at + RETRY_AFTER
         assert "-1" in first.error
-        assert second.processed_at is None
-        assert second.error == ""
+        assert (second.processed_at, second.error, second.attempts) == (None, "", 0)
         sim.faults.clear()
+        fetches = sim.count("externalcontact/groupchat/get")
+        # before its retry time: neither the failed event nor its group's next one is tried
+        clock.set(first.retry_at - timedelta(seconds=1))
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 0
+        assert sim.count("externalcontact/groupchat/get") == fetches
+        clock.set(first.retry_at)
         assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 2
+    assert [(e.error, e.retry_at) for e in stored(engine)] == [("", None), ("", None)]
     with session(engine) as s:
         group = s.get(GroupRecord, "wr00002")
         assert group is not None
         assert group.status == GroupStatus.DISMISSED
+
+
+@pytest.mark.anyio
+async def test_a_callback_that_keeps_failing_is_given_up_on_and_its_group_goes_on(
+    engine: Engine, clock: FrozenClock, make_client: Callable[..., Any], sim: Simulator
+) -> None:
+    store_events(
+        engine,
+        clock,
+        chat_event(clock, "wr00002", "create"),
+        chat_event(clock, "wr00002", "dismiss"),
+        chat_event(clock, "wr00005", "dismiss"),  # another group: never held up
+    )
+    sim.faults.add(Fault("errcode", times=10_000, api="externalcontact/groupchat/get", errcode=-1))
+    rounds = []
+    async with make_client() as client:
+        for _ in range(GIVE_UP_AFTER):
+            rounds.append(await process_pending(engine, client, clock, NO_PLAYBOOKS))
+            clock.set(clock.now() + RETRY_LONGEST)
+        first, second, other = stored(engine)
+        assert first.processed_at is not None
+        assert first.error.startswith(f"gave up after {GIVE_UP_AFTER} attempts: ")
+        assert second.processed_at is None  # it waited until its group's first event ended
+        assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1
+    assert rounds == [1] + [0] * (GIVE_UP_AFTER - 1)  # the other group's event, at once
+    assert other.processed_at is not None
+    first, second, _ = stored(engine)
+    assert second.processed_at is not None
+    assert second.error == ""
+    assert first.error.startswith("gave up")  # kept, for `botops status`
+
+
+def test_retries_back_off_from_a_minute_to_an_hour_then_give_up() -> None:
+    delays = [retry_delay(n, RETRY_AFTER) for n in range(1, GIVE_UP_AFTER + 1)]
+    minutes = [1, 2, 4, 8, 16, 32] + [60] * (GIVE_UP_AFTER - 7)
+    assert delays == [timedelta(minutes=m) for m in minutes] + [None]
 
 
 @pytest.mark.anyio
