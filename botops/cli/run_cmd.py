@@ -1,4 +1,6 @@
-"""`botops run`: the daemon. `--once [--now ISO]`: one full cycle, then exit."""
+"""`botops run`: the daemon. `--once [--now ISO]`: one full cycle, then exit. `--now ISO`
+alone: a rehearsal, the daemon running from that moment at real pace — never against WeCom
+itself, where sends at a pretended time would reach real customers at the wrong hour."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import sys
 from typing import Any
 
 from botops.cli import common
-from botops.clock import Clock, FrozenClock, SystemClock
+from botops.clock import Clock, FrozenClock, ShiftedClock, SystemClock
+from botops.config import PRODUCTION_API, Settings
 from botops.daemon.cycle import CycleReport
 from botops.daemon.runtime import runtime
 
@@ -26,18 +29,24 @@ def register(sub: Any) -> None:
         "--now",
         type=common.iso_datetime,
         metavar="ISO-8601",
-        help="with --once: pretend it is this time (e.g. 2026-12-08T07:31:00+08:00)",
+        help="pretend it is this time (e.g. 2026-12-08T07:31:00+08:00): with --once for that "
+        "cycle; without, time runs on from it (a rehearsal; refused against real WeCom)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="--once report")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.now is not None and not args.once:
-        raise SystemExit("botops run: --now goes with --once")
     settings = common.settings(args)
+    if args.now is not None and not args.once and _real_wecom(settings):
+        raise SystemExit(
+            "botops run: --now without --once is a rehearsal and runs only on a simulator "
+            f"(wecom.api_base is {PRODUCTION_API}: sends would reach customers at wrong times)"
+        )
     library = common.library([settings.sops_dir], settings.templates_dir, settings)
-    clock: Clock = FrozenClock(args.now) if args.now is not None else SystemClock()
+    clock: Clock = SystemClock()
+    if args.now is not None:
+        clock = FrozenClock(args.now) if args.once else ShiftedClock(args.now)
     if not args.once:
         from botops.daemon.service import serve
 
@@ -50,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
     report = asyncio.run(once())
     _print(report, args.format)
     return 1 if report.dispatched.failed or (report.tracking and report.tracking.errors) else 0
+
+
+def _real_wecom(settings: Settings) -> bool:
+    return settings.wecom.configured and settings.wecom.api_base.rstrip("/") == PRODUCTION_API
 
 
 def _print(report: CycleReport, fmt: str) -> None:

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,7 +102,7 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: 
 class Daemon:
     """One `python -m botops run` process, its stdout/stderr in files under the project."""
 
-    def __init__(self, project: Project, name: str, **env: str) -> None:
+    def __init__(self, project: Project, name: str, args: Sequence[str] = (), **env: str) -> None:
         self.project = project
         self.name = name
         self.port = free_port()
@@ -111,7 +111,7 @@ class Daemon:
         err = (project.root / f"{name}.err").open("wb")
         with out, err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "botops", "run"],
+                [sys.executable, "-m", "botops", "run", *args],
                 env=self.env,
                 cwd=project.root,
                 stdout=out,
@@ -214,8 +214,8 @@ class Project:
             assert main(["groups", "import", str(tagged)]) == 0
             assert f"{len(groups)} group(s) tagged" in capsys.readouterr().out
 
-    def daemon(self, name: str, **env: str) -> Daemon:
-        daemon = Daemon(self, name, **env)
+    def daemon(self, name: str, args: Sequence[str] = (), **env: str) -> Daemon:
+        daemon = Daemon(self, name, args, **env)
         self.daemons.append(daemon)
         return daemon
 
