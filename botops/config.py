@@ -121,7 +121,7 @@ class DaemonSettings(Section):
     def _at_least_a_day(cls, value: timedelta) -> timedelta:
         if value < timedelta(days=1):
             raise ValueError(
-                "keep_callbacks must be at least 1d (redeliveries are deduplicated against kept rows)"
+                "keep_callbacks must be at least 1d (redeliveries are recognised by kept rows)"
             )
         return value
 

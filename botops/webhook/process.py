@@ -14,10 +14,11 @@
     anything else                        processed: stored and logged, never an error
 
 A failure is written to the row's `error` and the row stays pending, retried with back-off
-(`daemon.callback_retry_after`, doubling, at most 1 h apart); later events of the same group wait for it, to keep
-that group's order. After GIVE_UP_AFTER failures (about six hours) the row is given up on:
-processed, its error kept (`botops status` shows it), and the group's later events go on —
-the hourly sync re-reads every group, so what the lost event would have changed is repaired.
+(`daemon.callback_retry_after`, doubling, at most 1 h apart); later events of the same group
+wait for it, to keep that group's order. After GIVE_UP_AFTER failures (about six hours) the
+row is given up on: processed, its error kept (`botops status` shows it), and the group's
+later events go on — the hourly sync re-reads every group, so what the lost event would have
+changed is repaired.
 Handling is idempotent (upserts and conditional updates), so two runs racing is harmless.
 """
 
@@ -112,8 +113,7 @@ async def process_pending(
             await _handle(engine, client, clock, row)
         except (BotopsError, OSError) as exc:  # WeComError, MalformedCallback, a database hiccup
             error = str(exc) or type(exc).__name__
-            delay = retry_delay(row.attempts + 1, handlers.retry_after)
-            await asyncio.to_thread(_failed, engine, row, error, clock.now(), delay)
+            await asyncio.to_thread(_failed, engine, row, error, clock.now(), handlers.retry_after)
             if row.chat_id is not None:
                 blocked.add(row.chat_id)
             continue
@@ -138,9 +138,10 @@ def _finish(engine: Engine, row_id: int, now: datetime) -> None:
 
 
 def _failed(
-    engine: Engine, row: _Pending, error: str, now: datetime, delay: timedelta | None
+    engine: Engine, row: _Pending, error: str, now: datetime, retry_after: timedelta
 ) -> None:
     failures = row.attempts + 1
+    delay = retry_delay(failures, retry_after)
     with session(engine) as s:
         if delay is None:
             log.error(
