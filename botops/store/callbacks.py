@@ -1,7 +1,8 @@
 """Stored callbacks (`callback_events`): written before WeCom gets its answer, handled after.
 
 Storing is insert-or-ignore on the dedup key, so a redelivery changes nothing; handling marks
-the row processed, or records the error and leaves it pending for the next round.
+the row processed, or records the error and leaves it pending until its retry time (the
+back-off is botops.webhook.process's); handled rows are pruned after `daemon.keep_callbacks`.
 
 The callback endpoint stores through a `CallbackWriter` (one writer, group commit); the AI-bot
 endpoint and tests store through `store_callback` inside their own session. Both run the same
