@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from botops.metrics import REGISTRY
 from botops.store.db import session
 from botops.store.inactivity import open_flags
-from botops.store.models import MassTask, OutboxRow, TaskStatus
+from botops.store.models import CallbackEvent, MassTask, OutboxRow, TaskStatus
 
 
 class StoreCollector(Collector):
@@ -52,9 +52,31 @@ class StoreCollector(Collector):
                 "Active groups currently flagged inactive",
                 value=len(open_flags(s)),
             )
+            stored = GaugeMetricFamily(
+                "botops_stored_callbacks",
+                "Stored WeCom callbacks not handled (pending: not yet tried; retrying: failed, "
+                "waiting for their retry time) and given up on after repeated failures",
+                labels=["state"],
+            )
+            for state, count in _callbacks(s).items():
+                stored.add_metric([state], count)
         yield sends
         yield waiting
         yield flagged
+        yield stored
+
+
+def _callbacks(s: Session) -> dict[str, int]:
+    """Each count reads a partial index (pending rows, failed rows): few, whatever the total."""
+    unhandled = col(CallbackEvent.processed_at).is_(None)
+    count = select(func.count()).select_from(CallbackEvent)
+    return {
+        "pending": s.exec(count.where(unhandled, CallbackEvent.attempts == 0)).one(),
+        "retrying": s.exec(count.where(unhandled, CallbackEvent.attempts > 0)).one(),
+        "given_up": s.exec(
+            count.where(CallbackEvent.error != "", col(CallbackEvent.processed_at).is_not(None))
+        ).one(),
+    }
 
 
 def _channel(target_kind: str) -> str:

@@ -1,0 +1,35 @@
+"""The gauges `/metrics` reads from the database: stored callbacks by state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from botops.daemon.store_metrics import StoreCollector
+from botops.store.callbacks import finish_callback, retry_callback, store_callback
+from botops.store.db import open_database, session
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def test_stored_callbacks_are_counted_pending_retrying_and_given_up(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
+    with session(engine) as s:
+        ids = {
+            key: store_callback(
+                s, dedup_key=key, kind="UnknownEvent", chat_id=None, payload="<xml/>", now=NOW
+            )
+            for key in ("new-1", "new-2", "failed-once", "handled", "abandoned")
+        }
+        assert None not in ids.values()
+        retry_callback(s, ids["failed-once"] or 0, "busy", 1, NOW + timedelta(minutes=1))
+        finish_callback(s, ids["handled"] or 0, NOW)
+        finish_callback(s, ids["abandoned"] or 0, NOW, "gave up after 12 attempts: busy")
+        s.commit()
+    [stored] = [m for m in StoreCollector(engine).collect() if m.name == "botops_stored_callbacks"]
+    engine.dispose()
+    assert {sample.labels["state"]: sample.value for sample in stored.samples} == {
+        "pending": 2,
+        "retrying": 1,
+        "given_up": 1,
+    }
