@@ -27,9 +27,15 @@ log = structlog.get_logger()
 def crypto_or_none(
     token: SecretStr | None, key: SecretStr | None, receive_id: str, *, route: str
 ) -> CallbackCrypto | None:
-    """The route's crypto, or None (logged) when its credentials are missing or malformed."""
+    """The route's crypto, or None (logged) when its credentials are missing or malformed.
+    Neither set is a route not in use (a warning: the demo on the simulator has none); one
+    without the other, or a malformed key, is a mistake (an error)."""
+    if token is None and key is None:
+        log.warning("webhook.not_configured", route=route)
+        return None
     if token is None or key is None:
-        log.error("webhook.not_configured", route=route)
+        missing = "token" if token is None else "EncodingAESKey"
+        log.error("webhook.not_configured", route=route, error=f"the {missing} is not set")
         return None
     try:
         return CallbackCrypto(token.get_secret_value(), key.get_secret_value(), receive_id)

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import select
 from starlette.applications import Starlette
+from structlog.testing import capture_logs
 
 from botops.clock import FrozenClock
 from botops.config import WeComSettings
@@ -212,6 +213,20 @@ def test_without_callback_credentials_the_routes_answer_503(
 ) -> None:
     with running(Starlette(routes=callback_routes(WeComSettings(), engine, clock))) as base:
         assert httpx.get(f"{base}/wecom/callback").status_code == 503
+        assert httpx.post(f"{base}/wecom/callback", content=b"<xml/>").status_code == 503
+
+
+def test_callbacks_left_unset_are_a_warning_and_half_set_an_error(
+    engine: Engine, clock: FrozenClock
+) -> None:
+    half = WeComSettings(corp_id=CORP, callback_token=SecretStr(TOKEN))
+    with capture_logs() as logs:
+        callback_routes(WeComSettings(), engine, clock)
+        [route] = callback_routes(half, engine, clock)
+    unset, half_set = [e for e in logs if e["event"] == "webhook.not_configured"]
+    assert unset["log_level"] == "warning"
+    assert (half_set["log_level"], half_set["error"]) == ("error", "the EncodingAESKey is not set")
+    with running(Starlette(routes=[route])) as base:
         assert httpx.post(f"{base}/wecom/callback", content=b"<xml/>").status_code == 503
 
 
