@@ -31,7 +31,7 @@ from ruamel.yaml.error import YAMLError
 from botops.errors import ConfigError
 from botops.planning.policy import PolicySettings, SendPolicy
 from botops.playbook.model import InactivityRule, validate_timezone
-from botops.playbook.types import Duration, LocalTime
+from botops.playbook.types import Duration, LocalTime, PositiveDuration
 
 ENV_PREFIX = "BOTOPS_"
 NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
@@ -57,7 +57,7 @@ class WeComSettings(Section):
     callback_token: SecretStr | None = None
     callback_aes_key: SecretStr | None = None
     # How far a callback's signed timestamp may lie from now before it counts as a replay.
-    callback_max_skew: Duration = timedelta(minutes=5)
+    callback_max_skew: PositiveDuration = timedelta(minutes=5)
     # The AI bot (智能机器人) has its own callback Token and EncodingAESKey, set on the bot's
     # API page; its callbacks arrive at /wecom/aibot (botops.webhook.aibot_app).
     aibot_token: SecretStr | None = None
@@ -95,26 +95,19 @@ def _split_list(value: Any) -> Any:
 class DaemonSettings(Section):
     """`botops run`: how often it plans, how far ahead, and how it stops."""
 
-    plan_every: Duration = timedelta(minutes=1)
-    plan_ahead: Duration = timedelta(days=1)
-    sync_every: Duration = timedelta(hours=1)
+    plan_every: PositiveDuration = timedelta(minutes=1)
+    plan_ahead: PositiveDuration = timedelta(days=1)
+    sync_every: PositiveDuration = timedelta(hours=1)
     shutdown_grace: Duration = timedelta(seconds=30)
     # After a send whose answer was lost (or a crash mid-send), how long to keep asking WeCom
     # whether it created the task before concluding it did not and sending again.
-    reconcile_after: Duration = timedelta(minutes=2)
+    reconcile_after: PositiveDuration = timedelta(minutes=2)
     # Handled callbacks are deleted this long after they arrived (hourly, with the sync): each
     # keeps its decrypted XML, and WeCom's redeliveries come within minutes, not weeks.
     keep_callbacks: Duration = timedelta(days=30)
     # A callback whose handling failed is retried this long after, then twice as long each
     # time (at most an hour apart); after 12 failures it is given up on (the sync repairs).
-    callback_retry_after: Duration = timedelta(minutes=1)
-
-    @field_validator("callback_retry_after")
-    @classmethod
-    def _positive_retry(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("callback_retry_after must be positive")
-        return value
+    callback_retry_after: PositiveDuration = timedelta(minutes=1)
 
     @field_validator("keep_callbacks")
     @classmethod
@@ -129,23 +122,16 @@ class DaemonSettings(Section):
 class TrackingSettings(Section):
     """Mass-send task tracking: when to remind staff to confirm, how often to poll WeCom."""
 
-    remind_after: Annotated[list[Duration], BeforeValidator(_split_list)] = Field(
+    remind_after: Annotated[list[PositiveDuration], BeforeValidator(_split_list)] = Field(
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)]
     )
-    poll_every: Duration = timedelta(minutes=5)
+    poll_every: PositiveDuration = timedelta(minutes=5)
 
     @field_validator("remind_after")
     @classmethod
     def _ascending(cls, value: list[timedelta]) -> list[timedelta]:
-        if any(v <= timedelta(0) for v in value) or value != sorted(set(value)):
-            raise ValueError("remind_after must be positive durations in ascending order")
-        return value
-
-    @field_validator("poll_every")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("poll_every must be positive")
+        if value != sorted(set(value)):
+            raise ValueError("remind_after must be in ascending order, each once")
         return value
 
 

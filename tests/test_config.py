@@ -109,6 +109,17 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("- a list\n", {}, "c.yaml", "one mapping"),
         ("daemon:\n  keep_callbacks: 2h\n", {}, "daemon.keep_callbacks", "at least 1d"),
         ("daemon:\n  callback_retry_after: 0s\n", {}, "daemon.callback_retry_after", "positive"),
+        # Zero would mean never planning ahead, a busy loop, or resending at once a send
+        # whose answer was lost: every interval and window must be positive.
+        ("daemon:\n  plan_ahead: 0m\n", {}, "daemon.plan_ahead", "positive duration"),
+        ("", {"BOTOPS_DAEMON__PLAN_EVERY": "0s"}, "daemon.plan_every", "positive duration"),
+        ("daemon:\n  sync_every: 0h\n", {}, "daemon.sync_every", "positive duration"),
+        ("daemon:\n  reconcile_after: 0s\n", {}, "daemon.reconcile_after", "positive duration"),
+        ("wecom:\n  callback_max_skew: 0s\n", {}, "wecom.callback_max_skew", "positive duration"),
+        ("tracking:\n  poll_every: 0m\n", {}, "tracking.poll_every", "positive duration"),
+        ("tracking:\n  remind_after: [0m, 2h]\n", {}, "tracking.remind_after.0", "positive"),
+        ("tracking:\n  remind_after: [2h, 30m]\n", {}, "tracking.remind_after", "ascending"),
+        ("policy:\n  expires_after: 0h\n", {}, "policy.expires_after", "positive duration"),
     ],
 )
 def test_errors_name_the_key(tmp_path, text, env, key, message):

@@ -10,10 +10,10 @@ import calendar
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from botops.playbook.model import QuietHours, Strict, validate_timezone
-from botops.playbook.types import Duration, parse_local_time
+from botops.playbook.types import PositiveDuration, parse_local_time
 
 CapPeriod = Literal["day", "week", "month"]
 
@@ -77,16 +77,9 @@ class PolicySettings(Strict):
         default_factory=_default_quiet_hours, description="no sends in this local time range"
     )
     receive_cap: ReceiveCap = Field(default_factory=ReceiveCap)
-    expires_after: Duration = Field(
+    expires_after: PositiveDuration = Field(
         timedelta(hours=6), description="default for steps without expires_after"
     )
-
-    @field_validator("expires_after")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("expires_after must be positive")
-        return value
 
 
 class SendPolicy(PolicySettings):

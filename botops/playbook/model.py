@@ -8,7 +8,7 @@ Schema, and the docs test checks every field is documented in docs/playbooks.md.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from botops.playbook.cron import parse_cron
-from botops.playbook.types import Duration, LocalTime, Slug, Weekday
+from botops.playbook.types import LocalTime, PositiveDuration, Slug, Weekday
 from botops.wecom import limits
 
 _STR_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -291,7 +291,7 @@ class Step(Strict):
     variants: dict[str, Variant] = Field(
         default_factory=dict, description="per-segment message overrides, keyed by segment name"
     )
-    expires_after: Duration | None = Field(
+    expires_after: PositiveDuration | None = Field(
         None, description="how long after its planned time a send is still worth sending"
     )
     priority: int | None = Field(
@@ -300,13 +300,6 @@ class Step(Strict):
     when_capped: Literal["defer", "drop"] | None = Field(
         None, description="overrides the playbook policy's when_capped"
     )
-
-    @field_validator("expires_after")
-    @classmethod
-    def _positive(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and value <= timedelta(0):
-            raise ValueError("expires_after must be positive")
-        return value
 
     @model_validator(mode="after")
     def _has_body(self) -> Step:

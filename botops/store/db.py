@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 from botops.errors import ConfigError
-from botops.store.migrate import upgrade
+from botops.store.schema_revision import is_current
 
 # How long a SQLite write waits for another connection's lock before "database is locked";
 # a URL may say otherwise (sqlite:///botops.db?timeout=5).
@@ -41,7 +41,10 @@ def open_database(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     try:
-        upgrade(engine)
+        if not is_current(engine):
+            from botops.store.migrate import upgrade  # Alembic is loaded only to migrate
+
+            upgrade(engine)
     except BaseException:
         engine.dispose()
         raise

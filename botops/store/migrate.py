@@ -1,4 +1,5 @@
-"""Schema migrations: `alembic upgrade head`, run from code each time the database is opened.
+"""Schema migrations: `alembic upgrade head`, run from code when a database is opened that is
+not at the current revision (botops.store.schema_revision checks that without Alembic).
 
 The scripts live in botops/store/migrations (shipped in the package); the Alembic Config is
 built here, so no alembic.ini is needed at runtime. Replicas may start together, so the whole
@@ -29,10 +30,10 @@ from sqlmodel import SQLModel
 
 import botops.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from botops.errors import ConfigError
+from botops.store.schema_revision import VERSION_TABLE
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
 INITIAL_REVISION = "0001"
-VERSION_TABLE = "alembic_version"
 # An arbitrary constant that is botops' own: the ASCII bytes of "botops" as a bigint.
 MIGRATION_LOCK = int.from_bytes(b"botops", "big")
 

@@ -238,6 +238,13 @@ def test_a_valid_playbook_has_no_problems(build):
             "expected a duration like '30s', '30m'",
             id="bad-duration",
         ),
+        pytest.param(
+            BASE.replace('    text: "你好 {{ group.name }}"', "    text: x\n    expires_after: 0m"),
+            9,
+            20,
+            "must be a positive duration, got '0m'",
+            id="zero-duration",
+        ),
     ],
 )
 def test_each_mistake_is_located(build, yaml, line, col, message):

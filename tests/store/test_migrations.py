@@ -3,7 +3,10 @@ does to an empty, a current, a legacy (create_all) and a foreign database."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ from botops.store.migrate import (
     upgrade,
 )
 from botops.store.models import CorpTagRecord
+from botops.store.schema_revision import SCHEMA_REVISION
 from tests.helpers import postgres_url
 
 
@@ -138,6 +142,49 @@ def test_a_database_migrated_by_a_newer_botops_is_refused(opened: Engine):
         connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     with pytest.raises(ConfigError, match="revision 9999"):
         upgrade(opened)
+
+
+def test_a_database_migrated_by_a_newer_botops_is_refused_on_open(opened: Engine):
+    with opened.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(ConfigError, match="revision 9999"):
+        open_database(opened.url.render_as_string(hide_password=False)).dispose()
+
+
+def test_a_database_at_an_older_revision_is_upgraded_on_open(opened: Engine):
+    add_tag(opened)
+    with opened.begin() as connection:
+        command.downgrade(alembic_config(connection), "0004")
+    assert current_revision(opened) == "0004"
+    reopened = open_database(opened.url.render_as_string(hide_password=False))
+    assert current_revision(reopened) == head_revision()
+    assert tag_ids(reopened) == ["et1"]
+    reopened.dispose()
+
+
+def test_the_revision_checked_without_alembic_is_alembics_head():
+    """Add a migration and this fails until schema_revision.SCHEMA_REVISION names it: a stale
+    constant would make open_database skip the new migration."""
+    assert head_revision() == SCHEMA_REVISION
+
+
+def modules_loaded_by_open_database(url: str) -> list[str]:
+    """In a fresh interpreter: open the database, list the Alembic modules then loaded."""
+    script = (
+        "import json, sys; from botops.store.db import open_database; "
+        f"open_database({url!r}).dispose(); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    return list(json.loads(done.stdout))
+
+
+def test_only_a_database_that_needs_migrating_loads_alembic(url: str):
+    """The daemon opens a current database at every start: it should not carry Alembic."""
+    assert "alembic.command" in modules_loaded_by_open_database(url)  # empty: migrated
+    assert modules_loaded_by_open_database(url) == []  # now current: one SELECT
 
 
 def open_at_once(url: str, barrier: Any) -> None:
