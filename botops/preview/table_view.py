@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from botops.planning.planner import Plan
+from botops.planning.planner import RENDERED_WHEN_DUE, Plan
 from botops.planning.sends import PlannedSend, Status
 from botops.preview.summary import Summary, describe_attachment, local_day, summarize
 
@@ -97,10 +97,17 @@ def clean(text: str) -> str:
     return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
+WRITTEN_WHEN_DUE = "(written when due; see --sample-checkins)"
+"""A text that is empty until it is due (a reminder naming who has not checked in) would
+otherwise leave a blank cell that reads as a broken template."""
+
+
 def first_line(send: PlannedSend) -> str:
     line = next((ln.strip() for ln in send.text.splitlines() if ln.strip()), "")
     if not line and send.attachments:
         return " ".join(f"[{describe_attachment(a)}]" for a in send.attachments)
+    if not line and RENDERED_WHEN_DUE in send.reason:
+        return WRITTEN_WHEN_DUE
     return line
 
 

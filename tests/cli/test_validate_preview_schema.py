@@ -147,6 +147,20 @@ def test_preview_shows_check_in_texts_as_rendered_when_due(
     assert [(s["status"], s["text"], s["reason"]) for s in sends] == [(status, text, reason)]
 
 
+@pytest.mark.parametrize(
+    ("flags", "cell"),
+    [([], "(written when due; see --sample-checkins)"), (["--sample-checkins"], "还没打卡：小雨")],
+)
+def test_the_table_says_why_a_check_in_text_is_not_shown_yet(project, capsys, flags, cell):
+    """Empty until it is due, the reminder would otherwise be a blank cell (a broken template?)."""
+    (project / "sops" / "remind.yaml").write_text(REMINDER, encoding="utf-8")
+    args = ["preview", "--start", "2026-12-01", "--days", "1", "--groups", "groups.yaml"]
+    assert main([*args, "--group", "wrA", *flags]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if "remind/" in line]
+    assert len(rows) == 1
+    assert cell in rows[0]
+
+
 def test_preview_group_filter_and_unknown_group(project, capsys):
     assert (
         main(
