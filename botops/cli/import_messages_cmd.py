@@ -16,11 +16,29 @@ from pathlib import Path
 from typing import Any
 
 from botops.checkins.message import Message
+from botops.checkins.rules import Outcome
 from botops.cli import common
 from botops.store.db import open_database
-from botops.webhook.ingest import RecordError, parse_record, score_messages
+from botops.webhook.ingest import (
+    NO_CHECKIN_PLAYBOOK,
+    UNKNOWN_GROUP,
+    RecordError,
+    Tally,
+    parse_record,
+    score_messages,
+)
 
 SOURCE = "import"
+
+WHY_NOT_SCORED = {
+    Outcome.NOT_CHECKIN: "not a check-in (no keyword matched)",
+    Outcome.DUPLICATE: "scored before",
+    Outcome.OUTSIDE_WINDOW: "outside the check-in window",
+    Outcome.ALREADY_CHECKED_IN: "already checked in that day",
+    Outcome.MAKEUP_REFUSED: "make-up refused",
+    UNKNOWN_GROUP: "in a group botops does not know (run botops sync)",
+    NO_CHECKIN_PLAYBOOK: "in a group no check-in playbook selects",
+}
 
 
 def register(sub: Any) -> None:
@@ -69,8 +87,20 @@ def run(args: argparse.Namespace) -> int:
     library = common.library([settings.sops_dir], settings.templates_dir, settings)
     engine = open_database(settings.database_url)
     try:
-        checkins = score_messages(engine, library, messages, datetime.now(UTC), settings.timezone)
+        tally = score_messages(engine, library, messages, datetime.now(UTC), settings.timezone)
     finally:
         engine.dispose()
-    print(f"{len(messages)} message(s) read, {checkins} check-in(s) scored")
+    print(f"{len(messages)} message(s) read, {tally.checkins} check-in(s) scored")
+    for line in not_scored_lines(tally):
+        print(f"  not scored: {line}")
     return 0
+
+
+def not_scored_lines(tally: Tally) -> list[str]:
+    """One line per reason, most frequent first, with the first example's detail."""
+    lines = []
+    for reason, count in tally.not_scored.most_common():
+        example = tally.example.get(reason)
+        why = WHY_NOT_SCORED.get(reason, reason)
+        lines.append(f"{count} {why}" + (f" (e.g. {example})" if example else ""))
+    return lines

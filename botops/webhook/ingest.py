@@ -7,7 +7,8 @@ The raw body is signed with HMAC-SHA256 under `ingest.secret`, sent as
 `X-Botops-Signature: sha256=<hex>`. A batch is all or nothing: one bad record and nothing is
 scored (400 naming the record and field). Every message then goes through the same
 check-in path as any other source (botops.checkins.route.score); the ledger never counts a
-msgid twice, so a redelivered batch scores nothing new. Answers {"accepted": N, "checkins": M}.
+msgid twice, so a redelivered batch scores nothing new. Answers
+{"accepted": N, "checkins": M, "not_scored": {reason: count}}, reasons as in `Tally`.
 `botops import-messages` reads the same records from a JSONL file (`parse_record`).
 """
 
@@ -17,7 +18,9 @@ import asyncio
 import hashlib
 import hmac
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -98,21 +101,48 @@ def parse_batch(body: bytes) -> list[Message]:
     return messages
 
 
+UNKNOWN_GROUP = "unknown_group"
+NO_CHECKIN_PLAYBOOK = "no_checkin_playbook"
+
+
+@dataclass
+class Tally:
+    """What scoring a batch did: check-ins (and make-ups) scored, and why the rest did not
+    score: a decision's Outcome (`not_checkin`, `outside_window`, ...) or, for a message no
+    playbook decided on, UNKNOWN_GROUP or NO_CHECKIN_PLAYBOOK. A forwarder (or ops person)
+    whose messages score nothing can tell a late check-in from a missing `botops sync`."""
+
+    checkins: int = 0
+    not_scored: Counter[str] = field(default_factory=Counter)
+    example: dict[str, str] = field(default_factory=dict)  # reason -> its first detail
+
+
 def score_messages(
     engine: Engine,
     library: PlaybookLibrary,
     messages: Iterable[Message],
     now: datetime,
     tz_default: str,
-) -> int:
-    """Score every message in one transaction; how many check-ins (or make-ups) scored."""
-    scored = 0
+) -> Tally:
+    """Score every message in one transaction."""
+    tally = Tally()
     with session(engine) as s:
         known = groups(s)
         for message in messages:
             results = score(s, library, message, now, tz_default, known=known)
-            scored += sum(r.decision.scored for r in results)
-    return scored
+            if not results:
+                missing = UNKNOWN_GROUP if message.chat_id not in known else NO_CHECKIN_PLAYBOOK
+                tally.not_scored[missing] += 1
+            for result in results:
+                decision = result.decision
+                if decision.scored:
+                    tally.checkins += 1
+                    continue
+                reason = str(decision.outcome)
+                tally.not_scored[reason] += 1
+                if decision.detail:
+                    tally.example.setdefault(reason, decision.detail)
+    return tally
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -147,10 +177,18 @@ def ingest_routes(
         except RecordError as exc:
             log.warning("ingest.refused", status=400, reason=str(exc))
             return JSONResponse({"error": str(exc)}, status_code=400)
-        checkins = await asyncio.to_thread(
+        tally = await asyncio.to_thread(
             score_messages, engine, library(), messages, clock.now(), tz_default
         )
-        log.info("ingest.accepted", accepted=len(messages), checkins=checkins)
-        return JSONResponse({"accepted": len(messages), "checkins": checkins})
+        not_scored = dict(tally.not_scored)
+        log.info(
+            "ingest.accepted",
+            accepted=len(messages),
+            checkins=tally.checkins,
+            not_scored=not_scored,
+        )
+        return JSONResponse(
+            {"accepted": len(messages), "checkins": tally.checkins, "not_scored": not_scored}
+        )
 
     return [Route(PATH, post, methods=["POST"])]

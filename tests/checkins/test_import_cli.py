@@ -10,12 +10,20 @@ from sqlalchemy import Engine
 
 from botops.cli import main
 from botops.store.db import open_database
-from tests.checkins.test_ingest import ledger_rows, make_library, record, store_group
+from tests.checkins.test_ingest import PLAYBOOK, ledger_rows, record, store_group
+from tests.helpers import write_tree
+
+WINDOW = '  points: 10\n  window: {start: "05:00", end: "23:30"}\n'
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, Engine]:
-    make_library(tmp_path)
+    return project(tmp_path, PLAYBOOK)
+
+
+def project(tmp_path: Path, playbook: str) -> tuple[Path, Engine]:
+    """A config, its playbook and a database with the check-in group (members wm-a, wm-b)."""
+    write_tree(tmp_path, {"daily.yaml": playbook})
     db = tmp_path / "botops.db"
     config = tmp_path / "config.yaml"
     config.write_text(
@@ -44,6 +52,29 @@ def test_import_scores_check_ins_once(
     assert main(["--config", str(config), "import-messages", str(file)]) == 0
     assert "0 check-in(s) scored" in capsys.readouterr().out
     assert ledger_rows(engine) == 2
+    engine.dispose()
+
+
+def test_what_did_not_score_is_counted_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The tour's check-in, sent after the window closes, must not just say "0 scored"."""
+    config, engine = project(tmp_path, PLAYBOOK.replace("  points: 10\n", WINDOW))
+    file = jsonl(
+        tmp_path / "messages.jsonl",
+        json.dumps(record("m1", "wm-a", sent_at="2026-03-02T23:45:00+08:00")),
+        json.dumps(record("m2", "wm-b", "hello")),
+        json.dumps(record("m3", "wm-b", chat_id="wrNobody")),
+        json.dumps(record("m4", "wm-b")),
+    )
+    assert main(["--config", str(config), "import-messages", str(file)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "4 message(s) read, 1 check-in(s) scored",
+        "  not scored: 1 outside the check-in window (e.g. 23:45 is outside 05:00-23:30)",
+        "  not scored: 1 not a check-in (no keyword matched)",
+        "  not scored: 1 in a group botops does not know (run botops sync)",
+    ]
+    assert ledger_rows(engine) == 1
     engine.dispose()
 
 

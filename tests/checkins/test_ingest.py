@@ -50,9 +50,11 @@ def make_library(root: Path) -> PlaybookLibrary:
     return library
 
 
-def store_group(engine: Engine, members: list[str]) -> None:
+def store_group(
+    engine: Engine, members: list[str], *, chat_id: str = CHAT, tags: tuple[str, ...] = ("打卡",)
+) -> None:
     chat: Any = {
-        "chat_id": CHAT,
+        "chat_id": chat_id,
         "name": "打卡群",
         "owner": "zhangsan",
         "create_time": int(datetime(2026, 2, 1, tzinfo=SHANGHAI).timestamp()),
@@ -63,7 +65,7 @@ def store_group(engine: Engine, members: list[str]) -> None:
     }
     with session(engine) as s:
         upsert_group(s, chat, NOW)
-        add_group_tags(s, CHAT, ["打卡"])
+        add_group_tags(s, chat_id, list(tags))
 
 
 def record(msgid: str, sender: str, text: str = "打卡", **extra: Any) -> dict[str, Any]:
@@ -113,10 +115,14 @@ def test_a_signed_batch_scores_and_a_redelivery_scores_nothing_new(
     body = batch(record("m1", "wm-a"), record("m2", "wm-b"), record("m3", "wm-a", "hello"))
     answer = send(url, body)
     assert answer.status_code == 200
-    assert answer.json() == {"accepted": 3, "checkins": 2}
+    assert answer.json() == {"accepted": 3, "checkins": 2, "not_scored": {"not_checkin": 1}}
     assert ledger_rows(engine) == 2
     again = send(url, body)
-    assert again.json() == {"accepted": 3, "checkins": 0}
+    assert again.json() == {
+        "accepted": 3,
+        "checkins": 0,
+        "not_scored": {"duplicate": 2, "not_checkin": 1},
+    }
     assert ledger_rows(engine) == 2
 
 
@@ -125,13 +131,26 @@ def test_one_msgid_for_two_members_scores_once_and_is_no_error(url: str, engine:
     else, is a duplicate, not a server error."""
     answer = send(url, batch(record("same", "wm-a"), record("same", "wm-b")))
     assert answer.status_code == 200
-    assert answer.json() == {"accepted": 2, "checkins": 1}
+    assert answer.json() == {"accepted": 2, "checkins": 1, "not_scored": {"duplicate": 1}}
     assert ledger_rows(engine) == 1
 
 
 def test_a_message_for_an_unknown_group_scores_nothing(url: str, engine: Engine) -> None:
     answer = send(url, batch(record("m1", "wm-a", chat_id="wrNobody")))
-    assert answer.json() == {"accepted": 1, "checkins": 0}
+    assert answer.json() == {"accepted": 1, "checkins": 0, "not_scored": {"unknown_group": 1}}
+    assert ledger_rows(engine) == 0
+
+
+def test_a_message_in_a_group_no_check_in_playbook_selects_says_so(
+    url: str, engine: Engine
+) -> None:
+    store_group(engine, ["wm-c"], chat_id="wrUntagged", tags=())
+    answer = send(url, batch(record("m1", "wm-c", chat_id="wrUntagged")))
+    assert answer.json() == {
+        "accepted": 1,
+        "checkins": 0,
+        "not_scored": {"no_checkin_playbook": 1},
+    }
     assert ledger_rows(engine) == 0
 
 
