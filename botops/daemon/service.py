@@ -5,7 +5,8 @@ its work from the database — plus the HTTP server (botops.daemon.http: health,
 metrics, WeCom callbacks, AI-bot messages, message ingest).
 
     leadership   every 5 s: a standby tries to become leader; a leader checks it still is
-    plan         every daemon.plan_every: reload playbooks if changed, plan into the outbox,
+    plan         every daemon.plan_every, on the clock's round times (botops.daemon.ticks):
+                 reload playbooks if changed, plan into the outbox,
                  dispatch what is due                                   (leader only)
     track        every tracking.poll_every: poll WeCom tasks, remind, expire (leader only)
     sync         every daemon.sync_every: re-sync groups                (leader only)
@@ -37,6 +38,7 @@ from botops.daemon.leader import Leadership, LeadershipError, leadership_for
 from botops.daemon.reload import PlaybookSource, ReloadStatus, format_alert
 from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
+from botops.daemon.ticks import first_tick_on_system_clock
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.senders.digest import send_digest
@@ -145,11 +147,14 @@ class Service:
             lead, "interval", seconds=LEADERSHIP_EVERY_SECONDS, id="leadership", **options
         )
         for name, interval in every.items():
+            # Planning also sends what is due: on round times, 07:30's sends leave at 07:30.
+            first = first_tick_on_system_clock(self._clock, interval) if name == "plan" else None
             scheduler.add_job(
                 run_leader_job,
                 "interval",
                 args=[name],
                 seconds=interval.total_seconds(),
+                start_date=first,
                 id=name,
                 **options,
             )

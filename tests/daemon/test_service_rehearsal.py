@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from botops.cli import main
+from botops.daemon.ticks import next_tick
 from botops.store.models import SendState
 from tests.daemon.service_support import ADD, playbook, project_on, seed, utcnow, wait_until
 
@@ -47,6 +48,32 @@ def test_a_rehearsal_runs_the_day_it_was_given_at_real_pace(
         assert launch.state == SendState.SUBMITTED
         assert launch.due_at == rehearsal + timedelta(seconds=4)
         assert project.rows("today") == []  # not even planned: a month before the window
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0, daemon.log()[-3000:]
+
+
+def test_planning_rounds_fall_on_round_times_so_a_send_leaves_when_it_is_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rounds every 20 s, started 6 s before a round time that is the send's due time: counted
+    from the start, the next round (and the send) would come 14 s late."""
+    groups = seed(1, "Tick", 1)
+    every = timedelta(seconds=20)
+    due = next_tick(utcnow() + timedelta(days=30), every)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'botops.db'}") as project:
+        project.write(
+            "sops/tick.yaml", playbook("tick", "准点", [("on-time", due, 'text: "准点"')])
+        )
+        project.tag_groups(groups, "准点", monkeypatch, capsys)
+        daemon = project.daemon(
+            "ticks",
+            ["--now", (due - timedelta(seconds=6)).isoformat()],
+            BOTOPS_DAEMON__PLAN_EVERY="20s",
+        )
+        wait_until(project.sim.tasks, 40, "the send due on a round time reached the simulator")
+        [sent] = project.rows("on-time")
+        assert sent.state == SendState.SUBMITTED
+        assert sent.updated_at - due < timedelta(seconds=5), (sent.updated_at, due)
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0, daemon.log()[-3000:]
 
