@@ -60,7 +60,7 @@ Duration = Annotated[
 
 def _positive(value: timedelta) -> timedelta:
     if value <= timedelta(0):
-        raise ValueError(f"must be a positive duration, got {format_duration(value)!r}")
+        raise ValueError("must be a positive duration (longer than zero)")
     return value
 
 

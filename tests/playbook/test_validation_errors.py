@@ -242,7 +242,7 @@ def test_a_valid_playbook_has_no_problems(build):
             BASE.replace('    text: "你好 {{ group.name }}"', "    text: x\n    expires_after: 0m"),
             9,
             20,
-            "must be a positive duration, got '0m'",
+            "must be a positive duration (longer than zero)",
             id="zero-duration",
         ),
     ],
