@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -11,22 +11,23 @@ from botops.daemon.ticks import first_tick_on_system_clock, next_tick
 from tests.helpers import SHANGHAI
 
 
+def shanghai(at: time) -> datetime:
+    return datetime.combine(date(2026, 12, 1), at, tzinfo=SHANGHAI)
+
+
 @pytest.mark.parametrize(
     ("now", "every", "tick"),
     [
-        ((7, 29, 47), timedelta(minutes=1), (7, 30, 0)),
-        ((7, 30, 0), timedelta(minutes=1), (7, 31, 0)),  # strictly after: the start job ran
-        ((7, 30, 0, 1), timedelta(minutes=1), (7, 31, 0)),
-        ((7, 29, 47), timedelta(seconds=20), (7, 30, 0)),
-        ((7, 31, 5), timedelta(minutes=5), (7, 35, 0)),
-        ((7, 29, 47), timedelta(hours=1), (8, 0, 0)),  # o'clock in Shanghai, too
+        (time(7, 29, 47), timedelta(minutes=1), time(7, 30)),
+        (time(7, 30), timedelta(minutes=1), time(7, 31)),  # strictly after: the start job ran
+        (time(7, 30, 0, 1), timedelta(minutes=1), time(7, 31)),
+        (time(7, 29, 47), timedelta(seconds=20), time(7, 30)),
+        (time(7, 31, 5), timedelta(minutes=5), time(7, 35)),
+        (time(7, 29, 47), timedelta(hours=1), time(8, 0)),  # o'clock in Shanghai, too
     ],
 )
-def test_the_next_tick_is_a_round_time(
-    now: tuple[int, ...], every: timedelta, tick: tuple[int, ...]
-):
-    at = datetime(2026, 12, 1, *now[:3], now[3] if len(now) > 3 else 0, tzinfo=SHANGHAI)
-    assert next_tick(at, every) == datetime(2026, 12, 1, *tick, tzinfo=SHANGHAI)
+def test_the_next_tick_is_a_round_time(now: time, every: timedelta, tick: time):
+    assert next_tick(shanghai(now), every) == shanghai(tick)
 
 
 def test_the_interval_must_be_positive():
