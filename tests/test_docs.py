@@ -131,3 +131,22 @@ def test_full_playbook_examples_in_docs_validate(doc, tmp_path):
         _, problems = load_library([folder], REPO / "templates")
         errors = [str(p) for p in problems if p.severity == "error"]
         assert errors == [], f"{doc} example #{index + 1}:\n{block}\n{errors}"
+
+
+def test_every_metric_is_documented(tmp_path: Path):
+    """The monitoring table lists every series /metrics can export, the database gauges too."""
+    from botops.daemon.store_metrics import StoreCollector
+    from botops.metrics import REGISTRY
+    from botops.store.db import open_database
+
+    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
+    try:
+        families = [*REGISTRY.collect(), *StoreCollector(engine).collect()]
+    finally:
+        engine.dispose()
+    # Counters are exported with _total; the docs name them as they are scraped.
+    names = {f.name + ("_total" if f.type == "counter" else "") for f in families}
+    doc = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert len(names) >= 9
+    missing = sorted(name for name in names if f"`{name}`" not in doc)
+    assert missing == [], f"document these metrics in docs/operations.md (Monitoring): {missing}"

@@ -243,12 +243,17 @@ class Service:
 
     async def _sync(self, rt: Runtime) -> None:
         report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
-        log.info(
-            "daemon.synced",
-            new=len(report.new),
-            changed=len(report.changed),
-            errors=len(report.errors),
-        )
+        counts = {"new": len(report.new), "changed": len(report.changed)}
+        if report.ok:
+            log.info("daemon.synced", **counts)
+        else:  # at error level, so that log alerting sees a sync that keeps failing
+            log.error(
+                "daemon.sync_incomplete",
+                **counts,
+                errors=len(report.errors),
+                first_errors=[str(e) for e in report.errors[:3]],
+                aborted=report.aborted,
+            )
         # Hourly with the sync: flags stay current between digests (and in /metrics).
         playbooks = rt.cycle.library().playbooks
 

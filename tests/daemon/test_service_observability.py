@@ -47,6 +47,15 @@ def post(daemon: Daemon, path: str, body: bytes) -> int:
         return exc.code
 
 
+def log_line(daemon: Daemon, event: str) -> dict[str, Any] | None:
+    """The daemon's first JSON log line for `event`, or None."""
+    for line in daemon.log().splitlines():
+        if line.startswith("{") and f'"event": "{event}"' in line:
+            found: dict[str, Any] = json.loads(line)
+            return found
+    return None
+
+
 def samples(text: str) -> dict[str, float]:
     """Prometheus text -> {'name{labels}': value}, labels as printed."""
     found = {}
@@ -121,6 +130,12 @@ def test_readyz_is_503_naming_the_failing_check(
         assert ready["checks"]["database"] == "ok"
         assert ready["checks"]["wecom_token"].startswith("error: WeCom gettoken: errcode 40001")
         assert get(daemon, "/healthz")[0] == 200  # alive, just not ready
+        # The start sync failed on the secret: at error level, naming why, for log alerting.
+        line = wait_until(lambda: log_line(daemon, "daemon.sync_incomplete"), 30, "sync logged")
+        assert line["level"] == "error"
+        assert line["aborted"] is True
+        assert "40001" in line["first_errors"][0]
+        assert log_line(daemon, "daemon.synced") is None
 
 
 def test_the_daemon_posts_the_daily_digest_to_the_ops_robot_once(
