@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from botops.preview.table_view import clean, truncate
@@ -35,16 +35,14 @@ class StatusInputs:
     errors: Sequence[RecentError]  # newest first
     pending_callbacks: int  # stored, not yet handled
     last_planned: datetime | None  # the latest outbox write: is a daemon working?
+    last_synced: datetime | None  # the latest group fetched from WeCom: is the sync working?
 
 
 def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
     local = now.astimezone(tz)
     lines = [f"botops status — {local:%Y-%m-%d %H:%M} ({tz.key})", ""]
-    last = status.last_planned
-    lines.append(
-        "last outbox activity: "
-        + ("none yet" if last is None else f"{_ago(now, last)} ago ({last.astimezone(tz):%H:%M})")
-    )
+    lines.append(f"last outbox activity: {_when(now, status.last_planned, tz)}")
+    lines.append(f"groups last synced: {_when(now, status.last_synced, tz)}")
     lines.append(f"callbacks waiting to be handled: {status.pending_callbacks}")
     lines += ["", f"Sends due today ({status.day:%m-%d}):"]
     if status.sends_today:
@@ -75,6 +73,13 @@ def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
 
 def render_json(status: StatusInputs) -> str:
     return json.dumps(asdict(status), ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def _when(now: datetime, then: datetime | None, tz: ZoneInfo) -> str:
+    if then is None:
+        return "never"
+    shown = "%H:%M" if now - then < timedelta(days=1) else "%m-%d %H:%M"
+    return f"{_ago(now, then)} ago ({then.astimezone(tz):{shown}})"
 
 
 def _ago(now: datetime, then: datetime) -> str:

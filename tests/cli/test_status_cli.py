@@ -74,7 +74,14 @@ def fill(path: Path) -> None:
                 )
             )
         s.add(MassTask(msgid="m0", sender="wangwu", created_at=NOW, status=TaskStatus.SENT))
-        s.add(GroupRecord(chat_id="wrQ", name="安静的群", owner="lisi"))
+        s.add(
+            GroupRecord(
+                chat_id="wrQ",
+                name="安静的群",
+                owner="lisi",
+                synced_at=NOW - timedelta(days=2, hours=3),  # the sync has been failing
+            )
+        )
         s.flush()
         s.add(
             GroupFlag(
@@ -132,6 +139,7 @@ def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.Capture
     assert "callback ExternalTagEvent  gave up after 12 attempts: WeCom get_corp_tag" in errors
     assert "send camp:morning → wrD (failed)  errcode 41048" in errors
     assert "callbacks waiting to be handled: 1" in out
+    assert "groups last synced: 2d3h ago (03-08 12:00)" in out
 
 
 def test_status_as_json(database: Path, capsys: pytest.CaptureFixture[str]):
@@ -142,6 +150,7 @@ def test_status_as_json(database: Path, capsys: pytest.CaptureFixture[str]):
     assert {b["sender"]: b["tasks"] for b in status["backlog"]} == {"zhangsan": 2, "lisi": 1}
     assert [f["chat_id"] for f in status["flagged"]] == ["wrQ"]
     assert status["pending_callbacks"] == 1
+    assert status["last_synced"].startswith("2026-03-08")
 
 
 def test_status_without_a_database_says_so_and_creates_nothing(
@@ -150,3 +159,10 @@ def test_status_without_a_database_says_so_and_creates_nothing(
     assert main(["status"]) == 1
     assert "no database at" in capsys.readouterr().err
     assert not database.exists()
+
+
+def test_status_of_a_new_database_says_never(database: Path, capsys: pytest.CaptureFixture[str]):
+    open_database(f"sqlite:///{database}").dispose()
+    assert main(["status", "--now", NOW.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "last outbox activity: never\ngroups last synced: never\n" in out
