@@ -1,6 +1,9 @@
-"""The daily digest for the ops robot (`alerts.robot_key`): inactive groups, staff with
-unconfirmed mass-send tasks, failed sends of the last day. Pure: plain inputs and `now` in,
-WeCom robot markdown out.
+"""The daily digest for the ops robot (`alerts.robot_key`): a group sync that has stopped,
+inactive groups, staff with unconfirmed mass-send tasks, failed sends of the last day. Pure:
+plain inputs and `now` in, WeCom robot markdown out.
+
+The robot webhook needs no corp secret, so the digest still arrives when the secret is wrong or
+the server's IP is not trusted: exactly when the stopped sync needs reporting.
 
 A robot markdown message holds at most 4,096 bytes of UTF-8. The digest always fits: each
 line is clipped, and while the text is too long the longest list loses its last line, the
@@ -54,6 +57,7 @@ class DigestInputs:
     backlog: Sequence[StaffBacklog]
     failed: Sequence[FailedSend]  # examples, newest first
     failed_count: int  # all failed sends of the last day (may exceed the examples)
+    sync_stopped_at: datetime | None = None  # the last group sync, when it is long overdue
 
 
 @dataclass(slots=True)
@@ -91,6 +95,13 @@ def build_digest(
 
 def _sections(inputs: DigestInputs, now: datetime) -> list[_Section]:
     sections = []
+    if inputs.sync_stopped_at is not None:
+        title = (
+            f'**客户群同步已中断** <font color="warning">上次成功在 '
+            f"{_age(inputs.sync_stopped_at, now)}前</font>"
+        )
+        hint = "请检查企业微信 Secret 和服务器的可信 IP（/readyz 会给出原因）"
+        sections.append(_Section(title, [hint], 1))
     if inputs.flagged:
         items = [
             f"{_clean(g.name) or g.chat_id}：{_clean(g.reason)}（{_age(g.flagged_at, now)}前标记）"

@@ -34,6 +34,10 @@ from botops.wecom.robot import RobotClient
 
 log = structlog.get_logger()
 
+SYNC_OVERDUE_ROUNDS = 3
+"""The digest reports the group sync as stopped after this many `daemon.sync_every` without
+one: a single failed round (WeCom busy for a minute) is not news."""
+
 
 async def send_digest(
     engine: Engine,
@@ -62,7 +66,9 @@ async def send_digest(
         if _sent_already(s, local.date()):
             return False
         changes = evaluate_flags(s, playbooks, settings, now)
-        inputs = gather_digest(s, now)
+        inputs = gather_digest(
+            s, now, sync_overdue=SYNC_OVERDUE_ROUNDS * settings.daemon.sync_every
+        )
         claimed = _claim(s, local.date(), now)
     if not claimed:
         return False  # another replica claimed it between our read and our write

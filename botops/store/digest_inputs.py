@@ -18,7 +18,9 @@ FAILED_EXAMPLES = 5
 FAILED_WITHIN = timedelta(days=1)
 
 
-def gather_digest(session: Session, now: datetime) -> DigestInputs:
+def gather_digest(session: Session, now: datetime, *, sync_overdue: timedelta) -> DigestInputs:
+    """`sync_overdue`: how old the newest group sync may be before the digest reports the
+    sync as stopped (a healthy one refreshes every group every `daemon.sync_every`)."""
     flagged = [FlaggedGroup(f.chat_id, f.name, f.reason, f.flagged_at) for f in open_flags(session)]
     since = now - FAILED_WITHIN
     failed_filter = (OutboxRow.state == SendState.FAILED, col(OutboxRow.updated_at) >= since)
@@ -38,7 +40,15 @@ def gather_digest(session: Session, now: datetime) -> DigestInputs:
             for row, name in examples
         ],
         failed_count=int(count),
+        sync_stopped_at=_overdue_sync(session, now, sync_overdue),
     )
+
+
+def _overdue_sync(session: Session, now: datetime, overdue: timedelta) -> datetime | None:
+    """The newest group sync, when it is older than `overdue`. None when it is recent, and
+    when no group was ever synced (a new install: /readyz reports a wrong secret at once)."""
+    last = session.exec(select(func.max(GroupRecord.synced_at))).one()
+    return last if last is not None and now - last > overdue else None
 
 
 def staff_backlog(session: Session) -> list[StaffBacklog]:

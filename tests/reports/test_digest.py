@@ -65,6 +65,16 @@ def test_the_digest_lists_flags_waiting_staff_and_failures():
     ]
 
 
+def test_a_stopped_group_sync_comes_first_and_is_no_quiet_day():
+    inputs = DigestInputs([], [], [], 0, sync_stopped_at=NOW - timedelta(hours=5))
+    assert build_digest(inputs, NOW, SHANGHAI).splitlines() == [
+        "## botops 每日运营简报 3月10日 周二",
+        "",
+        '**客户群同步已中断** <font color="warning">上次成功在 5 小时前</font>',
+        "> 请检查企业微信 Secret 和服务器的可信 IP（/readyz 会给出原因）",
+    ]
+
+
 def test_a_quiet_day_says_so():
     text = build_digest(DigestInputs([], [], [], 0), NOW, SHANGHAI)
     assert "一切正常" in text
@@ -163,7 +173,10 @@ async def test_the_digest_goes_out_once_a_day_at_its_time(
     assert "> 打卡一群：3 天内没有打卡（阈值 2）（0 分钟前标记）" in content  # evaluated first
     assert "> zhangsan：1 个任务，最早的已等 5 小时" in content
     assert "> daily / evening → 打卡一群：WeCom 41001: access_token missing" in content
-    assert "发送失败" not in messages[1].body["markdown"]["content"]  # a day later: none
+    assert "同步已中断" not in content  # the group was synced this morning
+    later = messages[1].body["markdown"]["content"]
+    assert "发送失败" not in later  # a day later: none
+    assert "**客户群同步已中断**" in later  # a day without a sync (sync_every 1h, 3 allowed)
 
 
 @pytest.mark.anyio
