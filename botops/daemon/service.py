@@ -46,6 +46,7 @@ from botops.store.callbacks import prune_callbacks
 from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.sync.groups import sync_groups
+from botops.sync.report import SYNC_RECOVERED_ALERT, render_alert
 from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
 from botops.webhook.ingest import ingest_routes
@@ -80,6 +81,7 @@ class Service:
         self._busy = asyncio.Lock()  # one leader job at a time; shutdown waits for it
         self._leader = False
         self._alerts: list[str] = []
+        self._sync_broken = False  # the last sync stopped at a configuration error (alerted)
 
     async def run(self) -> int:
         settings = self._settings
@@ -243,6 +245,10 @@ class Service:
 
     async def _sync(self, rt: Runtime) -> None:
         report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
+        # Tell ops once when the credentials stop working, and once when they work again.
+        if report.aborted != self._sync_broken:
+            self._sync_broken = report.aborted
+            self._alerts.append(render_alert(report) if report.aborted else SYNC_RECOVERED_ALERT)
         counts = {"new": len(report.new), "changed": len(report.changed)}
         if report.ok:
             log.info("daemon.synced", **counts)

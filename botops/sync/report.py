@@ -129,6 +129,21 @@ def render_text(report: SyncReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_alert(report: SyncReport) -> str:
+    """Markdown for the ops robot when a sync stops at a configuration error: nothing reaches
+    WeCom until someone fixes it (the robot webhook itself needs no corp secret)."""
+    first = report.errors[0].message if report.errors else "unknown error"
+    return (
+        "**botops: 企业微信同步失败**\n"
+        f"> {first}\n"
+        "客户群不再更新，群发也会失败。请检查 Secret、服务器的可信 IP 和应用的客户联系权限"
+        "（/readyz 显示同样的原因）；修好后下一次同步会自动恢复。"
+    )
+
+
+SYNC_RECOVERED_ALERT = "**botops: 企业微信同步已恢复**\n客户群已重新同步，群发照常进行。"
+
+
 def _describe(change: GroupChange) -> str:
     parts = [f"{f.field} {f.old!r} → {f.new!r}" for f in change.fields]
     if change.joined:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from botops.simulator.faults import Fault
 from tests.daemon.service_support import (
     ADD,
     Daemon,
@@ -159,5 +160,36 @@ def test_the_daemon_posts_the_daily_digest_to_the_ops_robot_once(
         content = message.body["markdown"]["content"]
         assert content.startswith("## botops 每日运营简报")
         assert "ops-robot-key" not in daemon.log()  # the key is a secret
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+
+
+def test_ops_hear_once_when_the_wecom_credentials_stop_working_and_once_when_they_work(
+    tmp_path: Path,
+) -> None:
+    """The app loses its 客户联系 permission (48002) for two syncs, then gets it back."""
+    groups = seed(1, "Cred", 1)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
+        sim = project.sim
+        sim.add_robot("ops-robot-key")
+        denied = Fault("errcode", times=2, api="externalcontact/get_corp_tag_list", errcode=48002)
+        sim.faults.add(denied)
+        daemon = project.daemon(
+            "d",
+            BOTOPS_ALERTS__ROBOT_KEY="ops-robot-key",
+            BOTOPS_DAEMON__SYNC_EVERY="1s",
+            BOTOPS_REPORTS__DIGEST_AT="null",
+        )
+
+        def alerts() -> list[str]:
+            texts = [m.body["markdown"]["content"] for m in sim.robot_messages()]
+            return [t for t in texts if t.startswith("**botops: 企业微信同步")]
+
+        wait_until(lambda: len(alerts()) == 2, 30, "the failure and the recovery posted")
+        time.sleep(3)  # several more syncs (every second here): no more alerts
+        failed, recovered = alerts()
+        assert failed.startswith("**botops: 企业微信同步失败**")
+        assert "48002" in failed
+        assert recovered.startswith("**botops: 企业微信同步已恢复**")
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0
