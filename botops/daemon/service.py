@@ -245,10 +245,13 @@ class Service:
 
     async def _sync(self, rt: Runtime) -> None:
         report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
-        # Tell ops once when the credentials stop working, and once when they work again.
-        if report.aborted != self._sync_broken:
-            self._sync_broken = report.aborted
-            self._alerts.append(render_alert(report) if report.aborted else SYNC_RECOVERED_ALERT)
+        # Tell ops once when the credentials stop working, and once when a sync succeeds again.
+        if report.aborted and not self._sync_broken:
+            self._sync_broken = True
+            self._alerts.append(render_alert(report))
+        elif report.ok and self._sync_broken:
+            self._sync_broken = False
+            self._alerts.append(SYNC_RECOVERED_ALERT)
         counts = {"new": len(report.new), "changed": len(report.changed)}
         if report.ok:
             log.info("daemon.synced", **counts)
