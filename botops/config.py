@@ -105,6 +105,9 @@ class DaemonSettings(Section):
     # Handled callbacks are deleted this long after they arrived (hourly, with the sync): each
     # keeps its decrypted XML, and WeCom's redeliveries come within minutes, not weeks.
     keep_callbacks: Duration = timedelta(days=30)
+    # Finished sends and mass-send tasks (each keeps its text) are deleted this long after
+    # they were due (hourly, with the sync); null keeps them forever. Reports reach 366 days.
+    keep_sends: Duration | None = timedelta(days=400)
     # A callback whose handling failed is retried this long after, then twice as long each
     # time (at most an hour apart); after 12 failures it is given up on (the sync repairs).
     callback_retry_after: PositiveDuration = timedelta(minutes=1)
@@ -115,6 +118,16 @@ class DaemonSettings(Section):
         if value < timedelta(days=1):
             raise ValueError(
                 "keep_callbacks must be at least 1d (redeliveries are recognised by kept rows)"
+            )
+        return value
+
+    @field_validator("keep_sends")
+    @classmethod
+    def _at_least_a_week(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(days=7):
+            raise ValueError(
+                "keep_sends must be at least 7d, or null to keep sends forever (status, the "
+                "digest and reports read recent sends)"
             )
         return value
 

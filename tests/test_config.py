@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,9 @@ def test_null_in_the_environment_unsets_a_setting(tmp_path):
     config = write(tmp_path / "c.yaml", "reports:\n  digest_at: '08:00'\n")
     assert load_settings(config, {}).reports.digest_at is not None
     assert load_settings(config, {"BOTOPS_REPORTS__DIGEST_AT": "null"}).reports.digest_at is None
+    # send history is kept 400 days unless told otherwise, forever with null
+    assert load_settings(config, {}).daemon.keep_sends == timedelta(days=400)
+    assert load_settings(config, {"BOTOPS_DAEMON__KEEP_SENDS": "null"}).daemon.keep_sends is None
 
 
 def test_config_path_from_environment(tmp_path):
@@ -108,6 +112,7 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("wecom:\n  secret_file: nothere\n", {}, "wecom.secret_file", "cannot read"),
         ("- a list\n", {}, "c.yaml", "one mapping"),
         ("daemon:\n  keep_callbacks: 2h\n", {}, "daemon.keep_callbacks", "at least 1d"),
+        ("daemon:\n  keep_sends: 3d\n", {}, "daemon.keep_sends", "at least 7d, or null"),
         ("daemon:\n  callback_retry_after: 0s\n", {}, "daemon.callback_retry_after", "positive"),
         # Zero would mean never planning ahead, a busy loop, or resending at once a send
         # whose answer was lost: every interval and window must be positive.

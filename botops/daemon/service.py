@@ -45,6 +45,7 @@ from botops.senders.digest import send_digest
 from botops.store.callbacks import prune_callbacks
 from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
+from botops.store.retention import prune_sends
 from botops.sync.groups import sync_groups
 from botops.sync.report import SYNC_RECOVERED_ALERT, render_alert
 from botops.webhook.aibot_app import aibot_routes
@@ -273,10 +274,14 @@ class Service:
         changes = await asyncio.to_thread(evaluate)
         if changes:
             log.info("daemon.flags_changed", changes=len(changes))
-        before = self._clock.now() - self._settings.daemon.keep_callbacks
-        pruned = await asyncio.to_thread(prune_callbacks, rt.engine, before)
+        now, daemon = self._clock.now(), self._settings.daemon
+        pruned = await asyncio.to_thread(prune_callbacks, rt.engine, now - daemon.keep_callbacks)
         if pruned:
             log.info("daemon.callbacks_pruned", count=pruned)
+        if daemon.keep_sends is not None:
+            pruned = await asyncio.to_thread(prune_sends, rt.engine, now - daemon.keep_sends)
+            if pruned:
+                log.info("daemon.sends_pruned", count=pruned)
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running; tell ops."""

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from botops.store.models import CallbackEvent
+from botops.store.retention import PRUNE_CHUNK, delete_in_chunks
 
 _TABLE: Any = CallbackEvent.__table__  # type: ignore[attr-defined]
 
@@ -109,11 +110,6 @@ def groups_waiting_to_retry(session: Session, now: datetime) -> set[str]:
     return {chat_id for chat_id in waiting if chat_id is not None}
 
 
-PRUNE_CHUNK = 5_000
-"""Rows deleted per transaction: a first prune of a large backlog never holds SQLite's write
-lock (and the callback endpoint) for long."""
-
-
 def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:
     """Delete handled callbacks received before `before`; how many. Pending rows stay,
     whatever their age: they still have to be handled."""
@@ -124,14 +120,7 @@ def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUN
         .limit(chunk)
         .scalar_subquery()
     )
-    statement = delete(_TABLE).where(_TABLE.c.id.in_(oldest))
-    deleted = 0
-    while True:
-        with engine.begin() as connection:
-            count = connection.execute(statement).rowcount
-        deleted += count
-        if count < chunk:
-            return deleted
+    return delete_in_chunks(engine, delete(_TABLE).where(_TABLE.c.id.in_(oldest)), chunk)
 
 
 def finish_callback(session: Session, row_id: int, processed_at: datetime, error: str = "") -> None:
