@@ -1,6 +1,7 @@
 """Deleting old send history (`daemon.keep_sends`): finished outbox rows and mass-send tasks.
 
-The outbox keeps every send's rendered text, so a corp with 10,000 groups adds tens of MB a day.
+The outbox keeps every send's rendered text: a day at 10,000 groups (12,618 sends with the
+example playbooks) added 10.8 MB to a SQLite file, ~4 GB a year before tasks.
 Nothing but `botops report` reads a send once it is finished and past: planning looks back
 six hours, tracking reads only tasks still waiting for staff, and reports reach back at most
 366 days (the default keeps 400). Sends and tasks not yet finished are kept whatever their
