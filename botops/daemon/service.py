@@ -47,7 +47,7 @@ from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.store.retention import prune_sends
 from botops.sync.groups import sync_groups
-from botops.sync.report import SYNC_RECOVERED_ALERT, render_alert
+from botops.sync.report import SYNC_RECOVERED_ALERT, SyncReport, render_alert
 from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
 from botops.webhook.ingest import ingest_routes
@@ -245,7 +245,20 @@ class Service:
         await rt.cycle.track()
 
     async def _sync(self, rt: Runtime) -> None:
-        report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
+        self._report_sync(await sync_groups(rt.wecom.client, rt.engine, self._clock))
+        # Hourly with the sync: flags stay current between digests (and in /metrics).
+        playbooks = rt.cycle.library().playbooks
+
+        def evaluate() -> list[FlagChange]:
+            with session(rt.engine) as s:
+                return evaluate_flags(s, playbooks, self._settings, self._clock.now())
+
+        changes = await asyncio.to_thread(evaluate)
+        if changes:
+            log.info("daemon.flags_changed", changes=len(changes))
+        await self._prune(rt)
+
+    def _report_sync(self, report: SyncReport) -> None:
         # Tell ops once when the credentials stop working, and once when a sync succeeds again.
         if report.aborted and not self._sync_broken:
             self._sync_broken = True
@@ -264,16 +277,9 @@ class Service:
                 first_errors=[str(e) for e in report.errors[:3]],
                 aborted=report.aborted,
             )
-        # Hourly with the sync: flags stay current between digests (and in /metrics).
-        playbooks = rt.cycle.library().playbooks
 
-        def evaluate() -> list[FlagChange]:
-            with session(rt.engine) as s:
-                return evaluate_flags(s, playbooks, self._settings, self._clock.now())
-
-        changes = await asyncio.to_thread(evaluate)
-        if changes:
-            log.info("daemon.flags_changed", changes=len(changes))
+    async def _prune(self, rt: Runtime) -> None:
+        """Delete the history kept long enough (`daemon.keep_callbacks`, `daemon.keep_sends`)."""
         now, daemon = self._clock.now(), self._settings.daemon
         pruned = await asyncio.to_thread(prune_callbacks, rt.engine, now - daemon.keep_callbacks)
         if pruned:
