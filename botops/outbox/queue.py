@@ -28,17 +28,6 @@ from botops.playbook.model import Attachment
 from botops.senders.base import Outgoing
 from botops.store.models import Enrolment, OutboxRow, SendState
 
-FINAL = frozenset(
-    {
-        SendState.SENT,
-        SendState.PARTIAL,
-        SendState.EXPIRED,
-        SendState.FAILED,
-        SendState.MISSED,
-        SendState.CANCELLED,
-    }
-)
-
 
 @dataclass
 class EnqueueReport:

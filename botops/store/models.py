@@ -100,6 +100,9 @@ class TaskStatus(StrEnum):
     FAILED = "failed"  # WeCom rejected the task
 
 
+FINISHED_TASKS = frozenset(TaskStatus) - {TaskStatus.WAITING}
+
+
 class TargetStatus(StrEnum):
     WAITING = "waiting"
     SENT = "sent"
@@ -171,6 +174,10 @@ class SendState(StrEnum):
     FAILED = "failed"  # WeCom rejected it
     MISSED = "missed"  # due while botops was down, and past expires_after when it came back
     CANCELLED = "cancelled"  # its step or group went away before it was sent
+
+
+# The states a send never leaves; old sends in them are pruned (botops.store.retention).
+FINISHED_SENDS = frozenset(SendState) - {SendState.PLANNED, SendState.CLAIMED, SendState.SUBMITTED}
 
 
 class OutboxRow(SQLModel, table=True):

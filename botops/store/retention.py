@@ -16,21 +16,11 @@ from typing import Any
 
 from sqlalchemy import Delete, Engine, delete, select
 
-from botops.store.models import MassTask, OutboxRow, SendState, TaskStatus
+from botops.store.models import FINISHED_SENDS, FINISHED_TASKS, MassTask, OutboxRow
 
 PRUNE_CHUNK = 5_000
 """Rows deleted per transaction, so the writers (the callback endpoint above all) never wait
 long for SQLite's write lock."""
-
-FINISHED_SENDS = (
-    SendState.SENT,
-    SendState.PARTIAL,
-    SendState.EXPIRED,
-    SendState.FAILED,
-    SendState.MISSED,
-    SendState.CANCELLED,
-)
-FINISHED_TASKS = (TaskStatus.SENT, TaskStatus.PARTIAL, TaskStatus.EXPIRED, TaskStatus.FAILED)
 
 _OUTBOX: Any = OutboxRow.__table__  # type: ignore[attr-defined]
 _TASKS: Any = MassTask.__table__  # type: ignore[attr-defined]
