@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func
 from sqlmodel import select
@@ -23,8 +23,9 @@ NOW = local("2027-03-10 09:00")
 CUTOFF = NOW - timedelta(days=400)
 
 
-def send(key: str, due_days_ago: int, state: SendState) -> OutboxRow:
-    due = NOW - timedelta(days=due_days_ago)
+def send(key: str, due_days_ago: int, state: SendState, *, now: datetime = NOW) -> OutboxRow:
+    """A send of `state`, due `due_days_ago` days before `now`."""
+    due = now - timedelta(days=due_days_ago)
     return OutboxRow(
         key=key,
         playbook="camp",
