@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from botops.reports.digest import DigestInputs, FailedSend, FlaggedGroup, StaffBacklog
+from botops.store.groups import last_synced
 from botops.store.inactivity import open_flags
 from botops.store.models import GroupRecord, MassTask, OutboxRow, SendState, TaskStatus
 
@@ -47,7 +48,7 @@ def gather_digest(session: Session, now: datetime, *, sync_overdue: timedelta) -
 def _overdue_sync(session: Session, now: datetime, overdue: timedelta) -> datetime | None:
     """The newest group sync, when it is older than `overdue`. None when it is recent, and
     when no group was ever synced (a new install: /readyz reports a wrong secret at once)."""
-    last = session.exec(select(func.max(GroupRecord.synced_at))).one()
+    last = last_synced(session)
     return last if last is not None and now - last > overdue else None
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -190,6 +191,12 @@ def mark_dismissed(session: Session, listed: Iterable[str], now: datetime) -> li
         session.add(row)
     tags = _tags_by_group(session)
     return [_stored(row, tags.get(row.chat_id, ())) for row in gone]
+
+
+def last_synced(session: Session) -> datetime | None:
+    """When a group was last fetched from WeCom (by a sync or a callback): a sync that keeps
+    failing shows as this growing old. None before the first sync."""
+    return session.exec(select(func.max(GroupRecord.synced_at))).one()
 
 
 def group_member_ids(session: Session, chat_id: str, *, current: bool = True) -> list[str]:

@@ -11,8 +11,9 @@ from sqlmodel import Session, col, select
 from botops.reports.digest import FlaggedGroup
 from botops.reports.status import RecentError, StatusInputs
 from botops.store.digest_inputs import staff_backlog
+from botops.store.groups import last_synced
 from botops.store.inactivity import open_flags
-from botops.store.models import CallbackEvent, GroupRecord, OutboxRow
+from botops.store.models import CallbackEvent, OutboxRow
 
 RECENT_ERRORS = 8
 
@@ -39,7 +40,7 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
         errors=_recent_errors(session),
         pending_callbacks=int(pending),
         last_planned=session.exec(select(func.max(OutboxRow.updated_at))).one(),
-        last_synced=session.exec(select(func.max(GroupRecord.synced_at))).one(),
+        last_synced=last_synced(session),
     )
 
 
