@@ -70,9 +70,13 @@ def test_planning_rounds_fall_on_round_times_so_a_send_leaves_when_it_is_due(
             ["--now", (due - timedelta(seconds=6)).isoformat()],
             BOTOPS_DAEMON__PLAN_EVERY="20s",
         )
-        wait_until(project.sim.tasks, 40, "the send due on a round time reached the simulator")
-        [sent] = project.rows("on-time")
-        assert sent.state == SendState.SUBMITTED
+        # The task reaches the simulator before the row records it: wait for the row.
+        [sent] = wait_until(
+            lambda: [r for r in project.rows("on-time") if r.state == SendState.SUBMITTED],
+            40,
+            "the send due on a round time submitted",
+        )
+        assert project.sim.tasks()
         assert sent.updated_at - due < timedelta(seconds=5), (sent.updated_at, due)
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0, daemon.log()[-3000:]
