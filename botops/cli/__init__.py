@@ -32,6 +32,7 @@ COMMANDS = (
     "points",
     "report",
     "status",
+    "withdraw",
 )
 
 EXIT_OK = 0

@@ -63,7 +63,10 @@ def register(sub: Any) -> None:
         help="mass: a mass-send task the owner confirms (default); robot: the group robot",
     )
     parser.add_argument(
-        "--day", type=int, default=1, metavar="N", help="render as day N (default: 1)"
+        "--day",
+        type=int,
+        metavar="N",
+        help="render as day N (default: the step's first scheduled day, else 1)",
     )
     parser.add_argument(
         "--groups",
@@ -111,6 +114,8 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
         )
     except TemplateProblem as exc:
         raise BotopsError(f"{playbook_id}/{args.step}: {exc}") from None
+    if args.day is None:
+        print(f"rendered as day {message.day}, the step's first scheduled day (--day N)")
     source = next(s for s in library.sourced if s.playbook.id == playbook_id)
     step = next(s for s in source.playbook.steps if s.id == args.step)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")

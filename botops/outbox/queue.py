@@ -1,8 +1,10 @@
 """The outbox's state changes. Each function is one transaction's worth of work.
 
 planned ──claim──> claimed ──WeCom created the task──> submitted ──staff confirm──> sent
-   │                  │  └─ rejected ─> failed               └─ not friend / capped ─> failed
-   │                  └─ crash ─> reconciled: submitted, or back to planned          └─ expiry ─> expired
+   │                  │  └─ rejected ─> failed               ├─ not friend / capped ─> failed
+   │                  │                                      ├─ expiry ─> expired
+   │                  │                                      └─ withdrawn by ops ─> cancelled
+   │                  └─ crash ─> reconciled: submitted, or back to planned
    ├─ past expires_after when due ─> missed
    └─ step or group gone from the plan ─> cancelled
 """

@@ -96,7 +96,7 @@ class TaskStatus(StrEnum):
     WAITING = "waiting"  # created; staff have not confirmed (all of) it
     SENT = "sent"  # every target sent
     PARTIAL = "partial"  # finished with some targets failed or unsent
-    EXPIRED = "expired"  # cancelled at expires_after with targets unsent
+    EXPIRED = "expired"  # cancelled at expires_after (or withdrawn) with targets unsent
     FAILED = "failed"  # WeCom rejected the task
 
 
@@ -130,6 +130,9 @@ class MassTask(SQLModel, table=True):
     last_polled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     error: str = ""
+    # Set by `botops withdraw`, which also moves expires_at to that moment: tracking then
+    # cancels the task in WeCom as at any expiry, and its unsent sends read "withdrawn".
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
 
 
 class MassTaskTarget(SQLModel, table=True):
@@ -173,7 +176,7 @@ class SendState(StrEnum):
     EXPIRED = "expired"  # not confirmed before expires_after; the task was cancelled
     FAILED = "failed"  # WeCom rejected it
     MISSED = "missed"  # due while botops was down, and past expires_after when it came back
-    CANCELLED = "cancelled"  # its step or group went away before it was sent
+    CANCELLED = "cancelled"  # its step or group went away, or ops withdrew its task, unsent
 
 
 # The states a send never leaves; old sends in them are pruned (botops.store.retention).

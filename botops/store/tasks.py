@@ -1,18 +1,19 @@
-"""Mass-send tasks in the database: created, tracked, reminded, finished.
+"""Mass-send tasks in the database: created, tracked, reminded, withdrawn, finished.
 
 A task is recorded with its targets and their send keys in one transaction, right after
 add_msg_template answers (see `StoreTaskRecorder`), so staff confirming a task botops has
 not recorded cannot happen unnoticed. Everything after that is the tracker's: target
-outcomes, confirmation, reminders, expiry. Updates never move a target out of a final state.
+outcomes, confirmation, reminders, expiry. `botops withdraw` only moves a task's expiry to
+now. Updates never move a target out of a final state, nor a task out of a finished one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from botops.clock import Clock
@@ -102,14 +103,40 @@ class StoreTaskRecorder:
             )
 
 
-def open_tasks(session: Session) -> list[MassTask]:
-    """Tasks still waiting for staff, oldest first."""
-    query = (
-        select(MassTask)
-        .where(MassTask.status == TaskStatus.WAITING)
-        .order_by(col(MassTask.created_at), col(MassTask.msgid))
-    )
-    return list(session.exec(query))
+def open_tasks(
+    session: Session,
+    *,
+    msgids: Collection[str] | None = None,
+    playbook: str | None = None,
+    step: str | None = None,
+    sender: str | None = None,
+) -> list[MassTask]:
+    """Tasks still waiting for staff, oldest first; all of them, or those matching every
+    filter given."""
+    query = select(MassTask).where(MassTask.status == TaskStatus.WAITING)
+    if msgids is not None:
+        query = query.where(col(MassTask.msgid).in_(list(msgids)))
+    for column, value in (
+        (MassTask.playbook, playbook),
+        (MassTask.step, step),
+        (MassTask.sender, sender),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    return list(session.exec(query.order_by(col(MassTask.created_at), col(MassTask.msgid))))
+
+
+def withdraw(session: Session, msgids: Collection[str], now: datetime) -> list[str]:
+    """Withdraw the tasks of `msgids` still waiting for staff: they expire `now`, so the next
+    tracking round settles what staff already sent and cancels the rest in WeCom. Returns the
+    msgids withdrawn; a task withdrawn before keeps its first `withdrawn_at`."""
+    withdrawn = []
+    for task in open_tasks(session, msgids=msgids):
+        task.expires_at = now if task.expires_at is None else min(task.expires_at, now)
+        task.withdrawn_at = task.withdrawn_at or now
+        session.add(task)
+        withdrawn.append(task.msgid)
+    return withdrawn
 
 
 def task_targets(session: Session, msgid: str) -> list[MassTaskTarget]:
@@ -137,6 +164,17 @@ def update_targets(
         session.add(target)
         changed += 1
     return changed
+
+
+def finish_task(session: Session, msgid: str, status: TaskStatus, now: datetime) -> bool:
+    """Finish the task if it is still waiting; whether this call finished it. One UPDATE, so
+    two tracking rounds (the daemon's and `botops withdraw`'s) cannot both finish a task."""
+    result = session.execute(
+        update(MassTask)
+        .where(col(MassTask.msgid) == msgid, col(MassTask.status) == TaskStatus.WAITING)
+        .values(status=status, finished_at=now, last_polled_at=now, error="")
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 def expire_waiting(session: Session, msgid: str) -> int:

@@ -9,6 +9,8 @@ Per open task, in this order (wecom-api.md §2):
     all targets final         → task sent (all sent) or partial
     expired, some waiting     → cancel_groupmsg_send, waiting targets and task → expired;
                                 a failed cancel is reported and tried again next round
+                                (`botops withdraw` expires a task at once, and runs this
+                                round for it itself: a task may be finished by another round)
     unconfirmed               → remind_groupmsg_send when a reminder time has passed
                                 (TrackingPolicy), recorded in the reminders table
 
@@ -19,7 +21,7 @@ that task's round only (reported); configuration errors stop the whole round.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,10 +72,11 @@ class TaskTracker:
         self._clock = clock
         self._policy = policy or TrackingPolicy()
 
-    async def poll(self) -> TrackingReport:
+    async def poll(self, only: Collection[str] | None = None) -> TrackingReport:
+        """One round over the tasks still waiting (or those of them in `only`)."""
         report = TrackingReport()
         with session(self._engine) as s:
-            waiting = store.open_tasks(s)
+            waiting = store.open_tasks(s, msgids=only)
         for task in waiting:
             report.polled += 1
             with self._reporting(task.msgid, "poll", report):
@@ -99,17 +102,19 @@ class TaskTracker:
     def _settle(self, msgid: str, now: datetime, report: TrackingReport) -> bool:
         """Mark the task polled; finish it (sent / partial) when no target is waiting."""
         with session(self._engine) as s:
-            row = s.get(MassTask, msgid)
-            assert row is not None
-            row.last_polled_at, row.error = now, ""  # errors of earlier rounds are resolved
-            s.add(row)
             targets = store.task_targets(s, msgid)
             if not targets or any(t.status == TargetStatus.WAITING for t in targets):
+                row = s.get(MassTask, msgid)
+                assert row is not None
+                row.last_polled_at, row.error = now, ""  # errors of earlier rounds are resolved
+                s.add(row)
                 return False
             all_sent = all(t.status == TargetStatus.SENT for t in targets)
-            self._finish(row, TaskStatus.SENT if all_sent else TaskStatus.PARTIAL, now)
-        report.finished[msgid] = row.status
-        log.info("tracking.finished", msgid=msgid, status=str(row.status))
+            status = TaskStatus.SENT if all_sent else TaskStatus.PARTIAL
+            if not store.finish_task(s, msgid, status, now):
+                return True  # finished meanwhile by another round
+        report.finished[msgid] = status
+        log.info("tracking.finished", msgid=msgid, status=str(status))
         return True
 
     @contextmanager
@@ -165,18 +170,19 @@ class TaskTracker:
         await self._client.cancel_groupmsg_send(task.msgid)
         now = self._clock.now()
         with session(self._engine) as s:
+            if not store.finish_task(s, task.msgid, TaskStatus.EXPIRED, now):
+                return  # finished meanwhile by another round
             expired = store.expire_waiting(s, task.msgid)
-            row = s.get(MassTask, task.msgid)
-            assert row is not None
-            self._finish(row, TaskStatus.EXPIRED, now)
-            row.error = ""
-            s.add(row)
         report.cancelled.append(task.msgid)
         report.finished[task.msgid] = TaskStatus.EXPIRED
-        log.info("tracking.expired", msgid=task.msgid, expired_targets=expired)
+        event = "tracking.withdrawn" if task.withdrawn_at else "tracking.expired"
+        log.info(event, msgid=task.msgid, expired_targets=expired)
 
     async def _remind(self, task: MassTask, now: datetime, report: TrackingReport) -> None:
         with session(self._engine) as s:
+            current = s.get(MassTask, task.msgid)
+            if current is None or current.withdrawn_at is not None:
+                return  # withdrawn since this round read it: never remind staff of it
             sent = store.reminder_times(s, task.msgid)
         if not self._policy.reminder_due(task.created_at, now, task.expires_at, sent):
             return
@@ -185,10 +191,6 @@ class TaskTracker:
             store.record_reminder(s, task.msgid, self._clock.now())
         report.reminded.append(task.msgid)
         log.info("tracking.reminded", msgid=task.msgid, sender=task.sender, number=len(sent) + 1)
-
-    @staticmethod
-    def _finish(row: MassTask, status: TaskStatus, at: datetime) -> None:
-        row.status, row.finished_at = status, at
 
 
 def _utc(timestamp: int | None) -> datetime | None:

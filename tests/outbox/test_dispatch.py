@@ -25,6 +25,7 @@ from botops.senders.base import Outgoing
 from botops.simulator import Fault, ReceiveCap, SimConfig, Simulator
 from botops.store.db import session
 from botops.store.models import OutboxRow, SendState
+from botops.store.tasks import open_tasks, withdraw
 from botops.wecom.models import SEND_ALREADY_RECEIVED
 from tests.helpers import local
 from tests.outbox.support import ADD, LIST, RETRY_ATTEMPTS, World, group_spec, world
@@ -448,3 +449,41 @@ async def test_unconfirmed_tasks_expire_and_their_rows_with_them(tmp_path):
             assert row.error == "not confirmed by staff before expires_after; cancelled"
         assert {t.cancelled for t in w.sim_tasks()} == {True}
         assert {len(t.reminders) for t in w.sim_tasks()} == {1}
+
+
+async def test_withdrawn_tasks_cancel_what_staff_had_not_sent_and_stay_cancelled(tmp_path):
+    async with planned(tmp_path) as w:
+        report = await w.dispatcher.dispatch()
+        rows = {r.target_id: r for r in due_rows(w).values()}
+        assert w.sim.confirm(rows["wrB1"].msgid) == 1  # lisi sent his before ops noticed
+        w.clock.advance(timedelta(minutes=10))
+        with session(w.engine) as s:
+            withdrawn = withdraw(
+                s, [t.msgid for t in open_tasks(s, playbook="camp")], w.clock.now()
+            )
+        assert sorted(withdrawn) == sorted(set(report.submitted.values()))
+
+        outcomes = await track(w)
+
+        rows = {r.target_id: r for r in due_rows(w).values()}
+        assert outcomes == {
+            rows["wrA1"].key: SendState.CANCELLED,
+            rows["wrA2"].key: SendState.CANCELLED,
+            rows["wrB1"].key: SendState.SENT,
+        }
+        assert rows["wrA1"].error == "withdrawn by ops (botops withdraw) before staff sent it"
+        cancelled = {t.msgid: t.cancelled for t in w.sim_tasks()}
+        assert cancelled == {rows["wrA1"].msgid: True, rows["wrB1"].msgid: False}
+        assert {len(t.reminders) for t in w.sim_tasks()} == {0}
+        # Planning the window again neither revives the withdrawn sends nor touches tomorrow's.
+        w.plan(Window(local("2026-03-02 00:00"), local("2026-03-04 00:00")))
+        assert {r.target_id: r.state for r in due_rows(w).values()} == {
+            "wrA1": SendState.CANCELLED,
+            "wrA2": SendState.CANCELLED,
+            "wrB1": SendState.SENT,
+        }
+        later = [r.state for r in w.rows().values() if r.due_at > DUE]
+        assert later
+        assert set(later) == {SendState.PLANNED}
+        w.clock.advance(timedelta(hours=3))
+        assert await track(w) == {}

@@ -3,66 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from botops.cli import main
-from botops.simulator import Simulator
-from botops.simulator.seed import seed_groups_from
-from botops.simulator.server import running_simulator
 from botops.store.db import open_database, session
 from botops.store.models import MassTask, MassTaskTarget, TaskStatus
-from tests.helpers import REPO
+from tests.cli.support import FLASH, GROUPS, PARENTS, POSTER, READING
 from tests.senders.support import ROBOT_KEY
-
-GROUPS = REPO / "examples" / "groups.yaml"
-READING = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"  # 百日读书打卡1群, owner zhangsan
-PARENTS = "wrOgQhDgAAMYQiS5ol9G7gK9JVBBBB"  # 百日亲子阅读打卡群, owner lisi
-FLASH = "wrOgQhDgAAMYQiS5ol9G7gK9JVEEEE"  # 宝藏好物快闪群①, owner zhaoliu
-POSTER = REPO / "assets" / "milestone-poster.png"
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path) -> Path:
-    """The repo's playbooks, a scratch data dir, no credentials, no stray config."""
-    for name in list(os.environ):
-        if name.startswith("BOTOPS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BOTOPS_SOPS_DIR", str(REPO / "sops"))
-    monkeypatch.setenv("BOTOPS_TEMPLATES_DIR", str(REPO / "templates"))
-    monkeypatch.setenv("BOTOPS_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path
-
-
-@pytest.fixture
-def builtin(monkeypatch) -> list[Simulator]:
-    """The simulators `connect()` builds in-process when no credentials are configured."""
-    made: list[Simulator] = []
-    original = Simulator.from_groups.__func__
-
-    def spy(cls, *args, **kwargs):
-        made.append(original(cls, *args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr(Simulator, "from_groups", classmethod(spy))
-    return made
-
-
-@pytest.fixture
-def external(env, monkeypatch) -> Iterator[Simulator]:
-    """A simulator botops reaches as if it were the real WeCom (credentials configured)."""
-    sim = Simulator.from_groups(seed_groups_from(GROUPS))
-    with running_simulator(sim) as url:
-        monkeypatch.setenv("BOTOPS_WECOM__API_BASE", url)
-        monkeypatch.setenv("BOTOPS_WECOM__CORP_ID", sim.config.corp_id)
-        monkeypatch.setenv("BOTOPS_WECOM__SECRET", sim.config.secret)
-        yield sim
 
 
 def send_test(*args: str) -> int:
@@ -148,12 +98,28 @@ def test_robot_keys_come_from_the_keys_file(env, external, monkeypatch, capsys):
             ["checkin-100days", "milestone", "--group", READING, "--to", "wrX"],
             "unknown group --to 'wrX'",
         ),
+        (
+            ["checkin-100days", "milestone", "--group", READING, "--day", "8"],
+            "step 'milestone' runs on day 7, 21, 50, not on day 8: pass --day",
+        ),
+        (
+            ["checkin-100days", "morning-task", "--group", READING, "--day", "101"],
+            "step 'morning-task' runs on days 1-100, not on day 101: pass --day",
+        ),
     ],
 )
 def test_mistakes_are_named(env, builtin, capsys, args, message):
     assert send_test(*args) == 1
     assert message in capsys.readouterr().err
     assert builtin == []  # nothing was started, let alone sent
+
+
+def test_without_day_a_step_is_rendered_as_its_first_scheduled_day(env, builtin, capsys):
+    assert send_test("checkin-100days", "milestone", "--group", READING) == 0
+    assert "rendered as day 7, the step's first scheduled day" in capsys.readouterr().out
+    (sim,) = builtin
+    (task,) = sim.tasks()
+    assert "今天是第 7 天 ——「坚持一周」里程碑" in task.text["content"]
 
 
 def test_without_a_groups_file_the_local_store_is_asked(env, capsys):

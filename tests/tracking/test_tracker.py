@@ -10,7 +10,7 @@ from botops.senders.wecom_mass import WeComMassSender
 from botops.simulator import Fault, ReceiveCap, SimConfig
 from botops.store.db import session
 from botops.store.models import MassTask, TargetStatus, TaskStatus
-from botops.store.tasks import StoreTaskRecorder, reminder_times, task_targets
+from botops.store.tasks import StoreTaskRecorder, reminder_times, task_targets, withdraw
 from botops.tracking import TaskTracker, TrackingPolicy
 from botops.wecom.media import MediaCache
 from tests.senders.support import outgoing
@@ -197,6 +197,41 @@ async def test_a_failed_cancel_is_reported_and_retried_next_poll(make_client, si
     task, targets, _ = stored(engine, msgid)
     assert (task.status, task.error) == (TaskStatus.EXPIRED, "")
     assert targets["wr00000"].status == TargetStatus.EXPIRED
+
+
+async def test_a_withdrawn_task_is_cancelled_at_once_instead_of_reminded(
+    make_client, sim, clock, engine
+):
+    async with make_client() as client:
+        msgid = await create(
+            client,
+            clock,
+            engine,
+            ["wr00000", "wr00001"],
+            expires_at=clock.now() + timedelta(days=1),
+        )
+        other = await create(
+            client,
+            clock,
+            engine,
+            ["wl00000"],
+            sender="lisi",
+            expires_at=clock.now() + timedelta(days=1),
+        )
+        tracker = TaskTracker(client, engine, clock, TrackingPolicy())
+        clock.advance(timedelta(minutes=45))  # the 30-minute reminder is due for both
+        with session(engine) as s:
+            assert withdraw(s, [msgid], clock.now()) == [msgid]
+        only = await tracker.poll(only=[msgid])
+        rest = await tracker.poll()
+    assert (only.polled, only.cancelled, only.reminded) == (1, [msgid], [])
+    assert (rest.polled, rest.cancelled, rest.reminded) == (1, [], [other])
+    ours = next(t for t in sim.tasks() if t.msgid == msgid)
+    assert ours.cancelled
+    assert ours.reminders == []
+    task, targets, reminders = stored(engine, msgid)
+    assert (task.status, task.withdrawn_at, reminders) == (TaskStatus.EXPIRED, task.finished_at, [])
+    assert {t.status for t in targets.values()} == {TargetStatus.EXPIRED}
 
 
 async def test_confirmation_is_written_before_results_are_fetched(make_client, sim, clock, engine):
