@@ -23,6 +23,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -108,6 +109,9 @@ class DaemonSettings(Section):
     # Finished sends and mass-send tasks (each keeps its text) are deleted this long after
     # they were due (hourly, with the sync); null keeps them forever. Reports reach 366 days.
     keep_sends: Duration | None = timedelta(days=400)
+    # The message log (a row per group message, for activity and inactivity rules) is deleted
+    # this long after the message's day, never inside an inactivity rule's window; null keeps it.
+    keep_messages: Duration | None = timedelta(days=400)
     # A callback whose handling failed is retried this long after, then twice as long each
     # time (at most an hour apart); after 12 failures it is given up on (the sync repairs).
     callback_retry_after: PositiveDuration = timedelta(minutes=1)
@@ -121,13 +125,13 @@ class DaemonSettings(Section):
             )
         return value
 
-    @field_validator("keep_sends")
+    @field_validator("keep_sends", "keep_messages")
     @classmethod
-    def _at_least_a_week(cls, value: timedelta | None) -> timedelta | None:
+    def _at_least_a_week(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
         if value is not None and value < timedelta(days=7):
             raise ValueError(
-                "keep_sends must be at least 7d, or null to keep sends forever (status, the "
-                "digest and reports read recent sends)"
+                f"{info.field_name} must be at least 7d, or null to keep them forever (status, "
+                "the digest and reports read the last days)"
             )
         return value
 

@@ -113,6 +113,7 @@ def test_secret_from_file_and_never_in_repr(tmp_path):
         ("- a list\n", {}, "c.yaml", "one mapping"),
         ("daemon:\n  keep_callbacks: 2h\n", {}, "daemon.keep_callbacks", "at least 1d"),
         ("daemon:\n  keep_sends: 3d\n", {}, "daemon.keep_sends", "at least 7d, or null"),
+        ("daemon:\n  keep_messages: 6d\n", {}, "daemon.keep_messages", "at least 7d, or null"),
         ("daemon:\n  callback_retry_after: 0s\n", {}, "daemon.callback_retry_after", "positive"),
         # Zero would mean never planning ahead, a busy loop, or resending at once a send
         # whose answer was lost: every interval and window must be positive.

@@ -23,6 +23,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import structlog
 import uvicorn
@@ -41,11 +42,12 @@ from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.daemon.ticks import first_tick_on_system_clock
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
+from botops.playbook.model import Playbook
 from botops.senders.digest import send_digest
 from botops.store.callbacks import prune_callbacks
 from botops.store.db import database_error, session
 from botops.store.inactivity import FlagChange, evaluate_flags
-from botops.store.retention import prune_sends
+from botops.store.retention import messages_kept_from, prune_messages, prune_sends
 from botops.sync.groups import sync_groups
 from botops.sync.report import SYNC_RECOVERED_ALERT, SyncReport, render_alert
 from botops.webhook.aibot_app import aibot_routes
@@ -256,7 +258,7 @@ class Service:
         changes = await asyncio.to_thread(evaluate)
         if changes:
             log.info("daemon.flags_changed", changes=len(changes))
-        await self._prune(rt)
+        await self._prune(rt, playbooks)
 
     def _report_sync(self, report: SyncReport) -> None:
         # Tell ops once when the credentials stop working, and once when a sync succeeds again.
@@ -278,8 +280,9 @@ class Service:
                 aborted=report.aborted,
             )
 
-    async def _prune(self, rt: Runtime) -> None:
-        """Delete the history kept long enough (`daemon.keep_callbacks`, `daemon.keep_sends`)."""
+    async def _prune(self, rt: Runtime, playbooks: Sequence[Playbook]) -> None:
+        """Delete the history kept long enough (`daemon.keep_callbacks`, `keep_sends`,
+        `keep_messages`)."""
         now, daemon = self._clock.now(), self._settings.daemon
         pruned = await asyncio.to_thread(prune_callbacks, rt.engine, now - daemon.keep_callbacks)
         if pruned:
@@ -288,6 +291,14 @@ class Service:
             pruned = await asyncio.to_thread(prune_sends, rt.engine, now - daemon.keep_sends)
             if pruned:
                 log.info("daemon.sends_pruned", count=pruned)
+        if daemon.keep_messages is not None:
+            today = now.astimezone(ZoneInfo(self._settings.timezone)).date()
+            rules = [p.inactivity for p in playbooks] + [self._settings.reports.default_rule]
+            windows = [rule.days for rule in rules if rule is not None]
+            before = messages_kept_from(today, daemon.keep_messages, windows)
+            pruned = await asyncio.to_thread(prune_messages, rt.engine, before)
+            if pruned:
+                log.info("daemon.messages_pruned", count=pruned, before=before.isoformat())
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running; tell ops."""

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from botops.checkins.message import Message
 from botops.reports.activity import DayActivity, days_between
 from botops.store.ledger import DAY_REASONS
-from botops.store.models import GroupMember, GroupMessageRecord, LedgerEntry
+from botops.store.models import GroupMember, GroupMessageRecord, LedgerEntry, MessageLogStart
 
 
 def record_message(session: Session, message: Message, tz: ZoneInfo) -> bool:
@@ -47,7 +47,11 @@ def record_message(session: Session, message: Message, tz: ZoneInfo) -> bool:
 
 
 def first_message_day(session: Session) -> date | None:
-    """The first local day botops logged any group message on (None: never)."""
+    """The first local day botops logged any group message on (None: never), also after
+    pruning deleted that day (botops.store.retention.prune_messages)."""
+    pruned = session.exec(select(MessageLogStart)).first()
+    if pruned is not None:
+        return pruned.first_day
     day: date | None = session.exec(select(func.min(GroupMessageRecord.local_day))).one()
     return day
 

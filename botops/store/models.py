@@ -12,6 +12,7 @@ userid), so a re-sync or a redelivered callback upserts rather than duplicates.
     media                          uploaded media_ids by content hash (valid 3 days)
     outbox                         every planned send, keyed by its idempotency key
     group_messages                 every group message seen, once per msgid (activity)
+    message_log                    since when group messages have been logged (kept by pruning)
     group_flags                    inactive-group flags: set, then cleared when activity returns
     digests                        one row per local day the ops digest went out
 """
@@ -321,13 +322,27 @@ class CallbackEvent(SQLModel, table=True):
 # --- activity and reports ------------------------------------------------------------------
 
 
+class MessageLogStart(SQLModel, table=True):
+    """The first local day botops logged any group message, once pruning has deleted that day's
+    rows (botops.store.retention.prune_messages): inactivity rules count messages only in
+    windows that began after logging did, and must not mistake pruning for a fresh start."""
+
+    __tablename__ = "message_log"
+
+    first_day: date = Field(primary_key=True)  # the table's one row, once pruning has run
+
+
 class GroupMessageRecord(SQLModel, table=True):
     """One group message botops has seen (botops.store.activity), whatever its source and
     whether or not it scored: the count of messages and distinct speakers per group and day.
     Keyed by msgid, written insert-or-ignore, so a redelivered message counts once."""
 
     __tablename__ = "group_messages"
-    __table_args__ = (Index("ix_group_messages_day", "chat_id", "local_day"),)
+    __table_args__ = (
+        Index("ix_group_messages_day", "chat_id", "local_day"),
+        # Pruning (`daemon.keep_messages`) deletes the oldest days; days only grow at the end.
+        Index("ix_group_messages_local_day", "local_day"),
+    )
 
     msgid: str = Field(primary_key=True)
     chat_id: str

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import select
 
+from botops.store.activity import first_message_day
 from botops.store.db import session
 from botops.store.models import (
+    GroupMessageRecord,
     MassTask,
     MassTaskReminder,
     MassTaskTarget,
@@ -16,7 +19,7 @@ from botops.store.models import (
     SendState,
     TaskStatus,
 )
-from botops.store.retention import prune_sends
+from botops.store.retention import messages_kept_from, prune_messages, prune_sends
 from tests.helpers import local
 
 NOW = local("2027-03-10 09:00")
@@ -76,3 +79,52 @@ def test_finished_history_older_than_the_cutoff_is_deleted_and_nothing_open(engi
         assert s.exec(select(func.count()).select_from(MassTaskReminder)).one() == 0
         assert list(s.exec(select(MassTaskTarget.msgid))) == ["old-waiting"]
     assert prune_sends(engine, CUTOFF) == 0  # nothing left to delete
+
+
+def message(msgid: str, days_ago: int, *, now: datetime = NOW) -> GroupMessageRecord:
+    """A message logged `days_ago` days before `now` (its local day: UTC's, near enough)."""
+    at = now - timedelta(days=days_ago)
+    return GroupMessageRecord(
+        msgid=msgid, chat_id="wrA", sender_id="wmA", sent_at=at, local_day=at.date()
+    )
+
+
+def logged(engine: Engine) -> tuple[list[str], date | None]:
+    with session(engine) as s:
+        return sorted(s.exec(select(GroupMessageRecord.msgid))), first_message_day(s)
+
+
+def test_old_days_of_the_message_log_go_and_its_first_day_is_remembered(engine: Engine):
+    with session(engine) as s:
+        for msgid, days_ago in (("a", 40), ("b", 40), ("c", 21), ("d", 20), ("e", 3)):
+            s.add(message(msgid, days_ago))
+    today = NOW.date()
+
+    assert prune_messages(engine, today - timedelta(days=30), chunk=1) == 2
+    after_first = logged(engine)
+    assert prune_messages(engine, today - timedelta(days=20)) == 1
+    after_second = logged(engine)
+    assert prune_messages(engine, today - timedelta(days=20)) == 0
+
+    assert after_first == (["c", "d", "e"], today - timedelta(days=40))
+    # Inactivity rules still see that logging began 40 days ago, not 20.
+    assert after_second == (["d", "e"], today - timedelta(days=40))
+
+
+def test_a_message_log_with_nothing_old_is_left_as_it_is(engine: Engine):
+    assert prune_messages(engine, NOW.date()) == 0
+    assert logged(engine) == ([], None)  # no first day invented for an empty log
+    with session(engine) as s:
+        s.add(message("a", 3))
+    assert prune_messages(engine, NOW.date() - timedelta(days=3)) == 0
+    assert logged(engine) == (["a"], NOW.date() - timedelta(days=3))
+
+
+@pytest.mark.parametrize(
+    ("keep_days", "windows", "kept_days"),
+    [(400, [7, 30], 400), (7, [30, 3], 30), (10, [], 10), (10, [10], 10)],
+)
+def test_the_message_log_keeps_every_inactivity_window(keep_days, windows, kept_days):
+    today = NOW.date()
+    kept = messages_kept_from(today, timedelta(days=keep_days), windows)
+    assert kept == today - timedelta(days=kept_days)
