@@ -5,7 +5,9 @@ Revises: 0006
 Create Date: 2026-11-24
 
 `group_messages` gains an index on `local_day`, so that deleting its oldest days reads only
-those rows (the (chat_id, local_day) index cannot serve a range over days alone).
+those rows (the (chat_id, local_day) index cannot serve a range over days alone). Reports and
+inactivity rules, which read a range of days for every group, use it too: they had scanned
+the whole log.
 `message_log` keeps the first day any message was logged once pruning has deleted it:
 inactivity rules only count messages in windows that began after logging did.
 """
