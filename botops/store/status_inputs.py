@@ -13,7 +13,7 @@ from botops.reports.status import RecentError, StatusInputs
 from botops.store.digest_inputs import staff_backlog
 from botops.store.groups import last_synced
 from botops.store.inactivity import open_flags
-from botops.store.models import CallbackEvent, OutboxRow
+from botops.store.models import CallbackEvent, OutboxRow, SendState
 
 RECENT_ERRORS = 8
 
@@ -45,11 +45,13 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
 
 
 def _recent_errors(session: Session) -> list[RecentError]:
-    """The newest errors on sends (failed, retried, missed) and on callbacks (waiting to
-    retry, or given up on)."""
+    """The newest errors on sends (failed, expired, missed) and on callbacks (waiting to
+    retry, or given up on). Cancelled sends are left out: a playbook change, a dismissed group
+    or `botops withdraw` cancelled them on purpose, and a withdrawal of many would hide the
+    real errors."""
     sends = session.exec(
         select(OutboxRow)
-        .where(OutboxRow.error != "")
+        .where(OutboxRow.error != "", OutboxRow.state != SendState.CANCELLED)
         .order_by(col(OutboxRow.updated_at).desc())
         .limit(RECENT_ERRORS)
     )

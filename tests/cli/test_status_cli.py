@@ -59,6 +59,8 @@ def fill(path: Path) -> None:
         s.add(row("camp:morning:wrC:1", "2026-03-10 07:30", SendState.SUBMITTED))
         s.add(row("camp:morning:wrD:1", "2026-03-10 07:30", SendState.FAILED, "errcode 41048"))
         s.add(row("camp:morning:wrA:0", "2026-03-09 07:30", SendState.SENT))  # yesterday
+        withdrawn = "withdrawn by ops (botops withdraw) before staff sent it"
+        s.add(row("camp:morning:wrE:0", "2026-03-09 07:30", SendState.CANCELLED, withdrawn))
         s.add(row("camp:evening:wrA:1", "2026-03-10 20:00", SendState.PLANNED))
         for msgid, sender, hours in (
             ("m1", "zhangsan", 7),
@@ -138,6 +140,7 @@ def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.Capture
     assert "callback ExternalChatEvent  WeCom groupchat/get: errcode -1 system busy" in errors
     assert "callback ExternalTagEvent  gave up after 12 attempts: WeCom get_corp_tag" in errors
     assert "send camp:morning → wrD (failed)  errcode 41048" in errors
+    assert "wrE" not in errors  # cancelled on purpose: not an error
     assert "callbacks waiting to be handled: 1" in out
     assert "groups last synced: 2d3h ago (03-08 12:00)" in out
 
