@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from botops.planning.planner import Plan
 from botops.planning.sends import PlannedSend, attachment_payload
 from botops.playbook.model import Attachment
 from botops.senders.base import Outgoing
+from botops.store.db import dialect_insert
 from botops.store.models import Enrolment, OutboxRow, SendState
 
 
@@ -142,8 +141,7 @@ def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> in
     batches sized for the driver): it is compiled once and cached, where a multi-row
     `.values(rows)` statement is compiled afresh every time, ~0.2 s per 500 rows. The rows
     are taken 500 at a time, so a large first round never holds them all at once."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     table: Table = OutboxRow.__table__  # type: ignore[attr-defined]
     statement = (
         insert(table)

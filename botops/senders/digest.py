@@ -17,14 +17,13 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, delete
 
 from botops.config import Settings
 from botops.errors import WeComError, WeComRetryableError
 from botops.playbook.model import Playbook
 from botops.reports.digest import build_digest
+from botops.store.db import dialect_insert
 from botops.store.db import session as open_session
 from botops.store.digest_inputs import gather_digest
 from botops.store.inactivity import evaluate_flags
@@ -98,7 +97,7 @@ def _sent_already(session: Session, day: date) -> bool:
 
 
 def _claim(session: Session, day: date, now: datetime) -> bool:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     statement = (
         insert(DigestRun)
         .values(local_day=day, claimed_at=now)

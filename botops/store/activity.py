@@ -16,19 +16,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from botops.checkins.message import Message
 from botops.reports.activity import DayActivity, days_between
+from botops.store.db import dialect_insert
 from botops.store.ledger import DAY_REASONS
 from botops.store.models import GroupMember, GroupMessageRecord, LedgerEntry, MessageLogStart
 
 
 def record_message(session: Session, message: Message, tz: ZoneInfo) -> bool:
     """Log `message` unless its msgid is logged already; whether it was new."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     values = {
         "msgid": message.msgid,
         "chat_id": message.chat_id,

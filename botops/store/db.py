@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
@@ -96,6 +98,12 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+def dialect_insert(session: Session) -> Any:
+    """The session's dialect's INSERT (PostgreSQL's or SQLite's): both have
+    `on_conflict_do_nothing`, the insert-or-ignore that idempotency keys rely on."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def database_error(exc: SQLAlchemyError) -> str:

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from botops.checkins.route import playbook_day_one, playbook_last_day
@@ -34,6 +32,7 @@ from botops.reports.inactivity import (
     judge,
 )
 from botops.store.activity import daily_activity, first_message_day
+from botops.store.db import dialect_insert
 from botops.store.groups import targets
 from botops.store.models import GroupFlag, GroupRecord, GroupStatus
 
@@ -148,7 +147,7 @@ def evaluate_flags(
 
 
 def _open(session: Session, chat_id: str, verdict: Verdict, now: datetime) -> bool:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     values = {
         "chat_id": chat_id,
         "rule_source": verdict.source,

@@ -16,12 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from botops.checkins.rules import MemberHistory, current_streak
 from botops.playbook.context import CheckinSnapshot, LeaderRow
+from botops.store.db import dialect_insert
 from botops.store.models import GroupMember, LedgerEntry, LedgerReason
 
 DAY_REASONS = (LedgerReason.CHECKIN, LedgerReason.MAKEUP)  # rows that count a day
@@ -32,7 +31,7 @@ def record(session: Session, entries: Iterable[LedgerEntry]) -> list[LedgerEntry
     """Insert each entry unless one with its (playbook, source_msgid, reason) — or, for a
     check-in or make-up, its (playbook, chat, member, day) — is there already. Returns the
     entries actually inserted."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     inserted = []
     for entry in entries:
         values = {name: getattr(entry, name) for name in _COLUMNS}
