@@ -37,7 +37,13 @@ from botops.webhook.aibot_checkin import check_in
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_json_envelope
 from botops.webhook.errors import MalformedCallback
-from botops.webhook.replies import crypto_or_none, decrypted, refused, unavailable, url_verification
+from botops.webhook.replies import (
+    callback_route_pair,
+    crypto_or_none,
+    decrypted,
+    not_configured_routes,
+    refused,
+)
 
 log = structlog.get_logger()
 
@@ -66,20 +72,13 @@ def aibot_routes(
     # AI-bot callbacks carry an empty receive id
     crypto = crypto_or_none(settings.aibot_token, settings.aibot_aes_key, "", route=PATH)
     if crypto is None:
-
-        async def not_configured(_: Request) -> Response:
-            return unavailable(PATH, "set wecom.aibot_token and wecom.aibot_aes_key")
-
-        return [Route(PATH, not_configured, methods=["GET", "POST"])]
+        return not_configured_routes(PATH, "set wecom.aibot_token and wecom.aibot_aes_key")
     ctx = _Context(crypto, engine, clock, settings.callback_max_skew, library, tz_default)
-
-    async def get(request: Request) -> Response:
-        return url_verification(ctx.crypto, request, clock.now(), ctx.max_skew, route=PATH)
 
     async def post(request: Request) -> Response:
         return await _receive(ctx, request)
 
-    return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
+    return callback_route_pair(PATH, crypto, clock, ctx.max_skew, post)
 
 
 async def _receive(ctx: _Context, request: Request) -> Response:

@@ -31,7 +31,13 @@ from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.decode import parse_envelope, parse_event
 from botops.webhook.errors import MalformedCallback
 from botops.webhook.events import ExternalChatEvent
-from botops.webhook.replies import crypto_or_none, decrypted, refused, unavailable, url_verification
+from botops.webhook.replies import (
+    callback_route_pair,
+    crypto_or_none,
+    decrypted,
+    not_configured_routes,
+    refused,
+)
 
 log = structlog.get_logger()
 
@@ -59,20 +65,13 @@ def callback_routes(
     )
     if crypto is None or not settings.corp_id:
         hint = "set wecom.callback_token, wecom.callback_aes_key and wecom.corp_id"
-
-        async def not_configured(_: Request) -> Response:
-            return unavailable(PATH, hint)
-
-        return [Route(PATH, not_configured, methods=["GET", "POST"])]
+        return not_configured_routes(PATH, hint)
     ctx = _Context(crypto, CallbackWriter(engine), clock, settings.callback_max_skew, on_stored)
-
-    async def get(request: Request) -> Response:
-        return url_verification(ctx.crypto, request, clock.now(), ctx.max_skew, route=PATH)
 
     async def post(request: Request) -> Response:
         return await _receive(ctx, request)
 
-    return [Route(PATH, get, methods=["GET"]), Route(PATH, post, methods=["POST"])]
+    return callback_route_pair(PATH, crypto, clock, ctx.max_skew, post)
 
 
 async def _receive(ctx: _Context, request: Request) -> Response:

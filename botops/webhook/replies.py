@@ -6,14 +6,16 @@ token, key or decrypted text.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
 from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
+from botops.clock import Clock
 from botops.errors import BotopsError
 from botops.webhook.body import read_capped
 from botops.webhook.crypto import CallbackCrypto
@@ -44,9 +46,29 @@ def crypto_or_none(
         return None
 
 
-def unavailable(route: str, hint: str) -> Response:
-    log.error("webhook.unavailable", route=route, hint=hint)
-    return PlainTextResponse("callbacks are not configured", status_code=503)
+def callback_route_pair(
+    path: str,
+    crypto: CallbackCrypto,
+    clock: Clock,
+    max_skew: timedelta,
+    receive: Callable[[Request], Awaitable[Response]],
+) -> list[Route]:
+    """GET `path`: WeCom's URL verification; POST `path`: `receive`."""
+
+    async def get(request: Request) -> Response:
+        return url_verification(crypto, request, clock.now(), max_skew, route=path)
+
+    return [Route(path, get, methods=["GET"]), Route(path, receive, methods=["POST"])]
+
+
+def not_configured_routes(path: str, hint: str) -> list[Route]:
+    """`path` answering 503 (and logging `hint`, what to set) until its credentials are set."""
+
+    async def not_configured(_: Request) -> Response:
+        log.error("webhook.unavailable", route=path, hint=hint)
+        return PlainTextResponse("callbacks are not configured", status_code=503)
+
+    return [Route(path, not_configured, methods=["GET", "POST"])]
 
 
 def refused(status: int, exc: CallbackError, *, route: str) -> Response:
