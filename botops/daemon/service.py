@@ -6,7 +6,7 @@ metrics, WeCom callbacks, AI-bot messages, message ingest).
 
     leadership   every 5 s: a standby tries to become leader; a leader checks it still is
     plan         every daemon.plan_every, on the clock's round times (botops.daemon.ticks):
-                 reload playbooks if changed, plan into the outbox,
+                 reload playbooks if changed, send recorded alerts, plan into the outbox,
                  dispatch what is due                                   (leader only)
     track        every tracking.poll_every: poll WeCom tasks, remind, expire (leader only)
     sync         every daemon.sync_every: re-sync groups                (leader only)
@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,9 +44,18 @@ from botops.daemon.ticks import first_tick_on_system_clock
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
+from botops.reports.digest import build_failed_sends_alert
+from botops.senders.alerts import send_alerts
 from botops.senders.digest import send_digest
+from botops.store.alerts import (
+    PLAYBOOKS_REJECTED,
+    SENDS_FAILED,
+    record_alert,
+    record_sync_outcome,
+)
 from botops.store.callbacks import prune_callbacks
 from botops.store.db import database_error, session
+from botops.store.digest_inputs import failed_sends
 from botops.store.inactivity import FlagChange, evaluate_flags
 from botops.store.retention import messages_kept_from, prune_messages, prune_sends
 from botops.sync.groups import sync_groups
@@ -83,8 +93,6 @@ class Service:
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()  # one leader job at a time; shutdown waits for it
         self._leader = False
-        self._alerts: list[str] = []
-        self._sync_broken = False  # the last sync stopped at a configuration error (alerted)
 
     async def run(self) -> int:
         settings = self._settings
@@ -208,10 +216,14 @@ class Service:
                 changed=reload.changed,
                 removed=reload.removed,
             )
-        await self._send_alerts(rt)
+        elif reload.status is ReloadStatus.REJECTED:
+            await self._alert_rejected(rt, reload.problems)
         await self._process_callbacks(rt)
         await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
-        await rt.dispatcher.dispatch()
+        started = self._clock.now()
+        if (await rt.dispatcher.dispatch()).failed:
+            await self._alert_failed_sends(rt, started)
+        await self._send_alerts(rt)
         await self._digest(rt)
 
     async def _digest(self, rt: Runtime) -> None:
@@ -247,7 +259,7 @@ class Service:
         await rt.cycle.track()
 
     async def _sync(self, rt: Runtime) -> None:
-        self._report_sync(await sync_groups(rt.wecom.client, rt.engine, self._clock))
+        await self._report_sync(rt, await sync_groups(rt.wecom.client, rt.engine, self._clock))
         # Hourly with the sync: flags stay current between digests (and in /metrics).
         playbooks = rt.cycle.library().playbooks
 
@@ -260,14 +272,17 @@ class Service:
             log.info("daemon.flags_changed", changes=len(changes))
         await self._prune(rt, playbooks)
 
-    def _report_sync(self, report: SyncReport) -> None:
-        # Tell ops once when the credentials stop working, and once when a sync succeeds again.
-        if report.aborted and not self._sync_broken:
-            self._sync_broken = True
-            self._alerts.append(render_alert(report))
-        elif report.ok and self._sync_broken:
-            self._sync_broken = False
-            self._alerts.append(SYNC_RECOVERED_ALERT)
+    async def _report_sync(self, rt: Runtime, report: SyncReport) -> None:
+        # Tell ops once when the credentials stop working, and once when a sync succeeds again:
+        # whether they were told is in the database, so a restart or a new leader knows.
+        text = render_alert(report) if report.aborted else SYNC_RECOVERED_ALERT
+        now = self._clock.now()
+
+        def record() -> None:
+            with session(rt.engine) as s:
+                record_sync_outcome(s, report.ok, report.aborted, text, now)
+
+        await asyncio.to_thread(record)
         counts = {"new": len(report.new), "changed": len(report.changed)}
         if report.ok:
             log.info("daemon.synced", **counts)
@@ -301,22 +316,41 @@ class Service:
                 log.info("daemon.messages_pruned", count=pruned, before=before.isoformat())
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
-        """An invalid playbook change: the last good version keeps running; tell ops."""
+        """An invalid playbook change: the last good version keeps running (_plan alerts)."""
         for problem in problems:
             log.error("daemon.playbooks_rejected", problem=str(problem))
-        self._alerts.append(format_alert(problems))
+
+    async def _alert_rejected(self, rt: Runtime, problems: Sequence[Problem]) -> None:
+        # Keyed by day and text: a new leader rejecting the same files alerts no second time.
+        text, now = format_alert(problems), self._clock.now()
+        day = now.astimezone(ZoneInfo(self._settings.timezone)).date()
+        key = f"{PLAYBOOKS_REJECTED}:{day}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+        def record() -> None:
+            with session(rt.engine) as s:
+                record_alert(s, key, PLAYBOOKS_REJECTED, text, now)
+
+        await asyncio.to_thread(record)
+
+    async def _alert_failed_sends(self, rt: Runtime, since: datetime) -> None:
+        # At most one alert an hour: a WeCom that refuses every round must not flood the
+        # ops group; `botops status` and the digest list all failures.
+        now = self._clock.now()
+        hour = now.astimezone(ZoneInfo(self._settings.timezone)).strftime("%Y-%m-%dT%H")
+
+        def record() -> None:
+            with session(rt.engine) as s:
+                failed, count = failed_sends(s, since)
+                if count:
+                    text = build_failed_sends_alert(failed, count)
+                    record_alert(s, f"{SENDS_FAILED}:{hour}", SENDS_FAILED, text, now)
+
+        await asyncio.to_thread(record)
 
     async def _send_alerts(self, rt: Runtime) -> None:
         key = self._settings.alerts.robot_key
-        while self._alerts:
-            text = self._alerts.pop(0)
-            if key is None:
-                log.warning("daemon.alert_not_sent", hint="set alerts.robot_key to receive alerts")
-                continue
-            try:
-                await rt.wecom.robots.send_markdown(key.get_secret_value(), text)
-            except WeComError as exc:
-                log.error("daemon.alert_failed", error=str(exc))
+        secret = None if key is None else key.get_secret_value()
+        await send_alerts(rt.engine, rt.wecom.robots, secret, self._clock.now())
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

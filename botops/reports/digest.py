@@ -1,6 +1,6 @@
 """The daily digest for the ops robot (`alerts.robot_key`): a group sync that has stopped,
-inactive groups, staff with unconfirmed mass-send tasks, failed sends of the last day. Pure:
-plain inputs and `now` in, WeCom robot markdown out.
+inactive groups, staff with unconfirmed mass-send tasks, failed sends of the last day; and the
+alert when sends fail. Pure: plain inputs and `now` in, WeCom robot markdown out.
 
 The robot webhook needs no corp secret, so the digest still arrives when the secret is wrong or
 the server's IP is not trusted: exactly when the stopped sync needs reporting.
@@ -120,15 +120,32 @@ def _sections(inputs: DigestInputs, now: datetime) -> list[_Section]:
         )
         sections.append(_Section(title, _clip_all(items), min(len(items), SHOWN_AT_MOST)))
     if inputs.failed_count:
-        items = [
-            f"{_clean(f.playbook)} / {_clean(f.step)} → {_clean(f.target_name) or f.target_id}："
-            f"{_clean(f.error) or '未知错误'}"
-            for f in inputs.failed
-        ]
         title = f'**近 24 小时发送失败** <font color="warning">{inputs.failed_count} 条</font>'
-        extra = max(inputs.failed_count - len(items), 0)
-        sections.append(_Section(title, _clip_all(items), min(len(items), SHOWN_AT_MOST), extra))
+        sections.append(_failed_section(title, inputs.failed, inputs.failed_count))
     return sections
+
+
+def build_failed_sends_alert(failed: Sequence[FailedSend], count: int) -> str:
+    """The alert when a dispatch round's sends failed (WeCom refused them: they will not be
+    retried): `count` failures, `failed` some of them as examples."""
+    section = _failed_section(
+        f'**botops: 发送失败** <font color="warning">{count} 条</font>', failed, count
+    )
+    hint = "企业微信拒绝了这些消息，不会自动重试。详情见 `botops status`，每日简报会汇总。"
+    text = "\n".join([*section.lines(), hint])
+    return (
+        text if len(text.encode("utf-8")) <= MARKDOWN_LIMIT else _clip_bytes(text, MARKDOWN_LIMIT)
+    )
+
+
+def _failed_section(title: str, failed: Sequence[FailedSend], count: int) -> _Section:
+    items = [
+        f"{_clean(f.playbook)} / {_clean(f.step)} → {_clean(f.target_name) or f.target_id}："
+        f"{_clean(f.error) or '未知错误'}"
+        for f in failed
+    ]
+    extra = max(count - len(items), 0)
+    return _Section(title, _clip_all(items), min(len(items), SHOWN_AT_MOST), extra)
 
 
 def _age(since: datetime, now: datetime) -> str:

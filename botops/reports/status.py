@@ -22,7 +22,7 @@ ERROR_CHARS = 100
 @dataclass(frozen=True, slots=True)
 class RecentError:
     at: datetime
-    where: str  # "send playbook:step → group" or "callback Kind"
+    where: str  # "send playbook:step → group", "callback Kind" or "alert kind (status)"
     error: str
 
 

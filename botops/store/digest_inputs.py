@@ -23,7 +23,18 @@ def gather_digest(session: Session, now: datetime, *, sync_overdue: timedelta) -
     """`sync_overdue`: how old the newest group sync may be before the digest reports the
     sync as stopped (a healthy one refreshes every group every `daemon.sync_every`)."""
     flagged = [FlaggedGroup(f.chat_id, f.name, f.reason, f.flagged_at) for f in open_flags(session)]
-    since = now - FAILED_WITHIN
+    failed, count = failed_sends(session, now - FAILED_WITHIN)
+    return DigestInputs(
+        flagged=flagged,
+        backlog=staff_backlog(session),
+        failed=failed,
+        failed_count=count,
+        sync_stopped_at=_overdue_sync(session, now, sync_overdue),
+    )
+
+
+def failed_sends(session: Session, since: datetime) -> tuple[list[FailedSend], int]:
+    """Sends that failed at or after `since`: the newest FAILED_EXAMPLES, and how many."""
     failed_filter = (OutboxRow.state == SendState.FAILED, col(OutboxRow.updated_at) >= since)
     count = session.exec(select(func.count()).select_from(OutboxRow).where(*failed_filter)).one()
     examples = session.exec(
@@ -33,16 +44,11 @@ def gather_digest(session: Session, now: datetime, *, sync_overdue: timedelta) -
         .order_by(col(OutboxRow.updated_at).desc(), col(OutboxRow.key))
         .limit(FAILED_EXAMPLES)
     ).all()
-    return DigestInputs(
-        flagged=flagged,
-        backlog=staff_backlog(session),
-        failed=[
-            FailedSend(row.playbook, row.step, row.target_id, name or "", row.error, row.updated_at)
-            for row, name in examples
-        ],
-        failed_count=int(count),
-        sync_stopped_at=_overdue_sync(session, now, sync_overdue),
-    )
+    failed = [
+        FailedSend(row.playbook, row.step, row.target_id, name or "", row.error, row.updated_at)
+        for row, name in examples
+    ]
+    return failed, int(count)
 
 
 def _overdue_sync(session: Session, now: datetime, overdue: timedelta) -> datetime | None:

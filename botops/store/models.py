@@ -15,6 +15,7 @@ userid), so a re-sync or a redelivered callback upserts rather than duplicates.
     message_log                    since when group messages have been logged (kept by pruning)
     group_flags                    inactive-group flags: set, then cleared when activity returns
     digests                        one row per local day the ops digest went out
+    alerts                         alerts to the ops robot: recorded, then sent (an outbox)
 """
 
 from __future__ import annotations
@@ -387,3 +388,28 @@ class DigestRun(SQLModel, table=True):
 
     local_day: date = Field(primary_key=True)  # in the configured `timezone`
     claimed_at: datetime = Field(sa_type=UtcDateTime)
+
+
+class AlertStatus(StrEnum):
+    PENDING = "pending"  # recorded, not delivered yet (retried while WeCom is busy)
+    SENT = "sent"
+    FAILED = "failed"  # given up: no robot key, a rejection, an unknown outcome, too late
+
+
+class Alert(SQLModel, table=True):
+    """An alert for the ops robot (botops.senders.alerts), recorded before it is sent: one
+    that could not be posted is retried rather than lost, and a restart or a new leader
+    neither repeats nor forgets it. `key` is its idempotency key; the latest sync alert also
+    says whether the group sync is broken now (botops.store.alerts.sync_broken)."""
+
+    __tablename__ = "alerts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    kind: str = Field(index=True)  # botops.store.alerts: SYNC_BROKEN, SYNC_RECOVERED, ...
+    text: str  # the robot markdown, as it will be posted
+    created_at: datetime = Field(sa_type=UtcDateTime)
+    status: AlertStatus = AlertStatus.PENDING
+    attempts: int = 0  # deliveries that failed and were left to retry
+    error: str = ""  # the last delivery's error
+    finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

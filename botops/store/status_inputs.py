@@ -13,7 +13,7 @@ from botops.reports.status import RecentError, StatusInputs
 from botops.store.digest_inputs import staff_backlog
 from botops.store.groups import last_synced
 from botops.store.inactivity import open_flags
-from botops.store.models import CallbackEvent, OutboxRow, SendState
+from botops.store.models import Alert, CallbackEvent, OutboxRow, SendState
 
 RECENT_ERRORS = 8
 
@@ -45,10 +45,10 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
 
 
 def _recent_errors(session: Session) -> list[RecentError]:
-    """The newest errors on sends (failed, expired, missed) and on callbacks (waiting to
-    retry, or given up on). Cancelled sends are left out: a playbook change, a dismissed group
-    or `botops withdraw` cancelled them on purpose, and a withdrawal of many would hide the
-    real errors."""
+    """The newest errors on sends (failed, expired, missed), on callbacks and on alerts to the
+    ops robot (waiting to retry, or given up on). Cancelled sends are left out: a playbook
+    change, a dismissed group or `botops withdraw` cancelled them on purpose, and a withdrawal
+    of many would hide the real errors."""
     sends = session.exec(
         select(OutboxRow)
         .where(OutboxRow.error != "", OutboxRow.state != SendState.CANCELLED)
@@ -68,5 +68,12 @@ def _recent_errors(session: Session) -> list[RecentError]:
         .limit(RECENT_ERRORS)
     )
     errors += [RecentError(c.received_at, f"callback {c.kind}", c.error) for c in callbacks]
+    alerts = session.exec(  # few rows: alerts are a handful a day
+        select(Alert).where(Alert.error != "").order_by(col(Alert.id).desc()).limit(RECENT_ERRORS)
+    )
+    errors += [
+        RecentError(a.finished_at or a.created_at, f"alert {a.kind} ({a.status})", a.error)
+        for a in alerts
+    ]
     errors.sort(key=lambda e: e.at, reverse=True)
     return errors[:RECENT_ERRORS]

@@ -12,6 +12,8 @@ import pytest
 from botops.cli import main
 from botops.store.db import open_database, session
 from botops.store.models import (
+    Alert,
+    AlertStatus,
     CallbackEvent,
     GroupFlag,
     GroupRecord,
@@ -113,6 +115,26 @@ def fill(path: Path) -> None:
                 error="gave up after 12 attempts: WeCom get_corp_tag_list: errcode 60011",
             )
         )
+        s.add(
+            Alert(
+                key="a1",
+                kind="sync_broken",
+                text="**botops: 企业微信同步失败**",
+                created_at=NOW - timedelta(minutes=30),
+                attempts=2,
+                error="WeCom webhook/send: errcode 45009 api freq out of limit",
+            )
+        )
+        s.add(
+            Alert(
+                key="a2",
+                kind="playbooks_rejected",
+                text="sent",
+                created_at=NOW - timedelta(minutes=20),
+                status=AlertStatus.SENT,
+                finished_at=NOW - timedelta(minutes=20),
+            )
+        )
     engine.dispose()
 
 
@@ -141,6 +163,8 @@ def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.Capture
     assert "callback ExternalTagEvent  gave up after 12 attempts: WeCom get_corp_tag" in errors
     assert "send camp:morning → wrD (failed)  errcode 41048" in errors
     assert "wrE" not in errors  # cancelled on purpose: not an error
+    assert "alert sync_broken (pending)  WeCom webhook/send: errcode 45009" in errors
+    assert "playbooks_rejected" not in errors  # delivered
     assert "callbacks waiting to be handled: 1" in out
     assert "groups last synced: 2d3h ago (03-08 12:00)" in out
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from botops.simulator.faults import Fault
+from botops.store.models import SendState
 from tests.daemon.service_support import (
     ADD,
     Daemon,
@@ -167,29 +168,87 @@ def test_the_daemon_posts_the_daily_digest_to_the_ops_robot_once(
 def test_ops_hear_once_when_the_wecom_credentials_stop_working_and_once_when_they_work(
     tmp_path: Path,
 ) -> None:
-    """The app loses its 客户联系 permission (48002) for two syncs, then gets it back."""
+    """The app loses its 客户联系 permission (48002); the ops robot is busy when the first
+    alert goes out; the daemon is restarted while the sync is still broken; then the
+    permission comes back. Ops hear of the failure once and of the recovery once."""
     groups = seed(1, "Cred", 1)
     with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
         sim = project.sim
         sim.add_robot("ops-robot-key")
-        denied = Fault("errcode", times=2, api="externalcontact/get_corp_tag_list", errcode=48002)
-        sim.faults.add(denied)
-        daemon = project.daemon(
-            "d",
-            BOTOPS_ALERTS__ROBOT_KEY="ops-robot-key",
-            BOTOPS_DAEMON__SYNC_EVERY="1s",
-            BOTOPS_REPORTS__DIGEST_AT="null",
-        )
+        tags = "externalcontact/get_corp_tag_list"
+        sim.faults.add(Fault("errcode", times=1_000_000, api=tags, errcode=48002))
+        # busy for every try of one round (the client's retry_attempts)
+        sim.faults.add(Fault("errcode", times=2, api="webhook/send", errcode=-1))
+        env = {
+            "BOTOPS_WECOM__RETRY_ATTEMPTS": "2",
+            "BOTOPS_ALERTS__ROBOT_KEY": "ops-robot-key",
+            "BOTOPS_DAEMON__SYNC_EVERY": "1s",
+            "BOTOPS_REPORTS__DIGEST_AT": "null",
+        }
 
         def alerts() -> list[str]:
             texts = [m.body["markdown"]["content"] for m in sim.robot_messages()]
             return [t for t in texts if t.startswith("**botops: 企业微信同步")]
 
-        wait_until(lambda: len(alerts()) == 2, 30, "the failure and the recovery posted")
-        time.sleep(3)  # several more syncs (every second here): no more alerts
-        failed, recovered = alerts()
+        first = project.daemon("first", **env)
+        [failed] = wait_until(alerts, 30, "the failure posted once the robot took it")
         assert failed.startswith("**botops: 企业微信同步失败**")
         assert "48002" in failed
-        assert recovered.startswith("**botops: 企业微信同步已恢复**")
+        assert "alerts.failed" in first.log()  # the robot's refusal, before it was retried
+        first.signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+
+        second = project.daemon("second", **env)
+        wait_until(
+            lambda: second.log().count("daemon.sync_incomplete") >= 3, 30, "three failed syncs"
+        )
+        assert alerts() == [failed], "a restarted daemon alerted again"
+        sim.faults.clear()
+        wait_until(lambda: len(alerts()) == 2, 30, "the recovery posted")
+        time.sleep(3)  # several more syncs (every second here): no more alerts
+        assert alerts()[1].startswith("**botops: 企业微信同步已恢复**")
+        assert len(alerts()) == 2
+        second.signal(signal.SIGTERM)
+        assert second.wait(timeout=20) == 0
+
+
+def test_ops_hear_when_wecom_refuses_sends_once_an_hour_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two steps five seconds apart, every mass send refused (40058): one alert, naming the
+    first round's failures; the second round's, in the same hour, wait for the digest."""
+    groups = seed(2, "Refuse", 2)  # two owners: two WeCom tasks per step
+    hour = (utcnow() + timedelta(days=30)).replace(minute=10, second=0, microsecond=0)
+    with project_on(tmp_path, groups, f"sqlite:///{tmp_path / 'state' / 'botops.db'}") as project:
+        sim = project.sim
+        steps = [
+            ("first", hour + timedelta(seconds=3), 'text: "第一条"'),
+            ("second", hour + timedelta(seconds=8), 'text: "第二条"'),
+        ]
+        project.write("sops/refused.yaml", playbook("refused", "拒绝", steps))
+        project.tag_groups(groups, "拒绝", monkeypatch, capsys)
+        sim.add_robot("ops-robot-key")
+        sim.faults.add(Fault("errcode", times=4, api=ADD, errcode=40058, errmsg="invalid param"))
+        daemon = project.daemon(
+            "d",
+            ["--now", hour.isoformat()],
+            BOTOPS_ALERTS__ROBOT_KEY="ops-robot-key",
+            BOTOPS_REPORTS__DIGEST_AT="null",
+        )
+
+        def failed(step: str) -> bool:
+            rows = project.rows(step)
+            return len(rows) == 2 and all(r.state == SendState.FAILED for r in rows)
+
+        wait_until(lambda: failed("first"), 30, "the first step's sends failed")
+        [alert] = wait_until(sim.robot_messages, 30, "the failure alert posted")
+        wait_until(lambda: failed("second"), 30, "the second step's sends failed")
+        time.sleep(2)  # a few more rounds (plan_every 1 s here)
+        assert sim.robot_messages() == [alert], "alerted twice within the hour"
+        content = alert.body["markdown"]["content"]
+        assert content.startswith('**botops: 发送失败** <font color="warning">2 条</font>')
+        assert "> refused / first → Refuse群0：WeCom" in content
+        assert "40058" in content
+        assert "second" not in content
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0

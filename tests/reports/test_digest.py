@@ -20,6 +20,7 @@ from botops.reports.digest import (
     FlaggedGroup,
     StaffBacklog,
     build_digest,
+    build_failed_sends_alert,
 )
 from botops.senders.digest import send_digest
 from botops.simulator import Simulator
@@ -72,6 +73,20 @@ def test_a_stopped_group_sync_comes_first_and_is_no_quiet_day():
         "",
         '**客户群同步已中断** <font color="warning">上次成功在 5 小时前</font>',
         "> 请检查企业微信 Secret 和服务器的可信 IP（/readyz 会给出原因）",
+    ]
+
+
+def test_the_failed_sends_alert_lists_examples_and_the_count():
+    failed = [
+        FailedSend("daily", "morning", "wr-a", "打卡一群", "WeCom 40058:\ninvalid param", NOW),
+        FailedSend("daily", "morning", "wm-x", "", "", NOW),
+    ]
+    assert build_failed_sends_alert(failed, 7).splitlines() == [
+        '**botops: 发送失败** <font color="warning">7 条</font>',
+        "> daily / morning → 打卡一群：WeCom 40058: invalid param",
+        "> daily / morning → wm-x：未知错误",
+        "> …还有 5 个",
+        "企业微信拒绝了这些消息，不会自动重试。详情见 `botops status`，每日简报会汇总。",
     ]
 
 
