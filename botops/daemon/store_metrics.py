@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 from botops.metrics import REGISTRY
 from botops.store.db import session
 from botops.store.inactivity import open_flags
-from botops.store.models import CallbackEvent, MassTask, OutboxRow, TaskStatus
+from botops.store.models import (
+    Alert,
+    AlertStatus,
+    CallbackEvent,
+    MassTask,
+    OutboxRow,
+    TaskStatus,
+)
 
 
 class StoreCollector(Collector):
@@ -60,10 +67,22 @@ class StoreCollector(Collector):
             )
             for state, count in _callbacks(s).items():
                 stored.add_metric([state], count)
+            alerts = GaugeMetricFamily(
+                "botops_alerts",
+                "Alerts to the ops robot by status (pending: waiting to be retried; failed: "
+                "given up, e.g. a wrong alerts.robot_key)",
+                labels=["status"],
+            )
+            by_status = dict(
+                s.exec(select(Alert.status, func.count()).group_by(col(Alert.status))).all()
+            )
+            for status in AlertStatus:
+                alerts.add_metric([str(status)], by_status.get(status, 0))
         yield sends
         yield waiting
         yield flagged
         yield stored
+        yield alerts
 
 
 def _callbacks(s: Session) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The gauges `/metrics` reads from the database: stored callbacks by state."""
+"""The gauges `/metrics` reads from the database: stored callbacks by state, alerts by status."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botops.daemon.store_metrics import StoreCollector
+from botops.store.alerts import PLAYBOOKS_REJECTED, finish_alert, pending_alerts, record_alert
 from botops.store.callbacks import finish_callback, retry_callback, store_callback
 from botops.store.db import open_database, session
+from botops.store.models import AlertStatus
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -32,4 +34,21 @@ def test_stored_callbacks_are_counted_pending_retrying_and_given_up(tmp_path: Pa
         "pending": 2,
         "retrying": 1,
         "given_up": 1,
+    }
+
+
+def test_alerts_are_counted_by_status_every_status_shown(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
+    with session(engine) as s:
+        for key in ("a", "b", "c"):
+            record_alert(s, key, PLAYBOOKS_REJECTED, key, NOW)
+        [a, b, _] = [alert.id or 0 for alert in pending_alerts(s)]
+        finish_alert(s, a, AlertStatus.FAILED, NOW, "WeCom 93000: invalid webhook url")
+        finish_alert(s, b, AlertStatus.FAILED, NOW, "WeCom 93000: invalid webhook url")
+    [alerts] = [m for m in StoreCollector(engine).collect() if m.name == "botops_alerts"]
+    engine.dispose()
+    assert {sample.labels["status"]: sample.value for sample in alerts.samples} == {
+        "pending": 1,
+        "sent": 0,
+        "failed": 2,
     }
