@@ -132,10 +132,7 @@ def build_failed_sends_alert(failed: Sequence[FailedSend], count: int) -> str:
         f'**botops: 发送失败** <font color="warning">{count} 条</font>', failed, count
     )
     hint = "企业微信拒绝了这些消息，不会自动重试。详情见 `botops status`，每日简报会汇总。"
-    text = "\n".join([*section.lines(), hint])
-    return (
-        text if len(text.encode("utf-8")) <= MARKDOWN_LIMIT else _clip_bytes(text, MARKDOWN_LIMIT)
-    )
+    return _clip_bytes("\n".join([*section.lines(), hint]), MARKDOWN_LIMIT)
 
 
 def _failed_section(title: str, failed: Sequence[FailedSend], count: int) -> _Section:
@@ -168,5 +165,7 @@ def _clip_all(items: Sequence[str]) -> list[str]:
 
 
 def _clip_bytes(text: str, limit: int) -> str:
+    if len(text.encode("utf-8")) <= limit:
+        return text
     data = text.encode("utf-8")[: limit - len("…".encode())]
     return data.decode("utf-8", errors="ignore") + "…"

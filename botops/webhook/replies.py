@@ -1,4 +1,4 @@
-"""HTTP answers shared by the callback routes (`/wecom/callback`, `/wecom/aibot`).
+"""HTTP answers and routes shared by the callback routes (`/wecom/callback`, `/wecom/aibot`).
 
 Refusals are generic (401 / 400 / 413 / 503): the reason goes to the log only, never the
 token, key or decrypted text.
