@@ -16,8 +16,8 @@
 A failure is written to the row's `error` and the row stays pending, retried with back-off
 (`daemon.callback_retry_after`, doubling, at most 1 h apart); later events of the same group
 wait for it, to keep that group's order. After GIVE_UP_AFTER failures (about six hours) the
-row is given up on: processed, its error kept (`botops status` shows it), and the group's
-later events go on — the hourly sync re-reads every group, so what the lost event would have
+row is given up on: processed, its error kept (`botops status` shows it; the first in an
+hour is alerted to the ops robot), and the group's later events go on — the hourly sync re-reads every group, so what the lost event would have
 changed is repaired.
 Handling is idempotent (upserts and conditional updates), so two runs racing is harmless.
 """
@@ -28,6 +28,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, update
@@ -36,6 +37,8 @@ from sqlmodel import col
 from botops.clock import Clock
 from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
+from botops.preview.table_view import clean, truncate
+from botops.store.alerts import CALLBACK_GIVEN_UP, record_alert
 from botops.store.callbacks import (
     finish_callback,
     groups_waiting_to_retry,
@@ -113,7 +116,7 @@ async def process_pending(
             await _handle(engine, client, clock, row)
         except (BotopsError, OSError) as exc:  # WeComError, MalformedCallback, a database hiccup
             error = str(exc) or type(exc).__name__
-            await asyncio.to_thread(_failed, engine, row, error, clock.now(), handlers.retry_after)
+            await asyncio.to_thread(_failed, engine, row, error, clock.now(), handlers)
             if row.chat_id is not None:
                 blocked.add(row.chat_id)
             continue
@@ -137,17 +140,19 @@ def _finish(engine: Engine, row_id: int, now: datetime) -> None:
         finish_callback(s, row_id, now)
 
 
-def _failed(
-    engine: Engine, row: _Pending, error: str, now: datetime, retry_after: timedelta
-) -> None:
+def _failed(engine: Engine, row: _Pending, error: str, now: datetime, handlers: Handlers) -> None:
     failures = row.attempts + 1
-    delay = retry_delay(failures, retry_after)
+    delay = retry_delay(failures, handlers.retry_after)
     with session(engine) as s:
         if delay is None:
             log.error(
                 "webhook.process_gave_up", id=row.id, kind=row.kind, attempts=failures, error=error
             )
             finish_callback(s, row.id, now, f"gave up after {failures} attempts: {error}")
+            # Ops hear of the first in an hour (the rest are in `botops status`).
+            hour = now.astimezone(ZoneInfo(handlers.tz_default)).strftime("%Y-%m-%dT%H")
+            text = given_up_alert(row.kind, row.chat_id, failures, error)
+            record_alert(s, f"{CALLBACK_GIVEN_UP}:{hour}", CALLBACK_GIVEN_UP, text, now)
         else:
             log.error(
                 "webhook.process_failed",
@@ -158,6 +163,20 @@ def _failed(
                 error=error,
             )
             retry_callback(s, row.id, error, failures, now + delay)
+
+
+def given_up_alert(kind: str, chat_id: str | None, failures: int, error: str) -> str:
+    """Markdown for the ops robot when a stored callback is given up on."""
+    where = f"（群 {chat_id}）" if chat_id else ""
+    if kind == AIBOT_KIND:
+        consequence = "这条打卡消息没有计分，可用 `botops points adjust` 补上。"
+    else:
+        consequence = "它带来的客户群变化会由每小时的同步补上。"
+    return (
+        "**botops: 回调处理失败，已放弃**\n"
+        f"> {kind}{where}：{truncate(' '.join(clean(error).split()), 200)}\n"
+        f"重试 {failures} 次仍失败。{consequence}这一小时内的其他失败见 `botops status`。"
+    )
 
 
 async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pending) -> None:

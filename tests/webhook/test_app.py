@@ -22,6 +22,7 @@ from botops.config import WeComSettings
 from botops.playbook.library import PlaybookLibrary
 from botops.simulator import Fault, Simulator
 from botops.simulator.seed import external_userid
+from botops.store.alerts import CALLBACK_GIVEN_UP, pending_alerts
 from botops.store.corp_tags import list_corp_tags
 from botops.store.db import session
 from botops.store.models import (
@@ -38,6 +39,7 @@ from botops.webhook.process import (
     GIVE_UP_AFTER,
     RETRY_LONGEST,
     Handlers,
+    given_up_alert,
     process_pending,
     retry_delay,
 )
@@ -393,6 +395,21 @@ async def test_a_callback_that_keeps_failing_is_given_up_on_and_its_group_goes_o
     assert second.processed_at is not None
     assert second.error == ""
     assert first.error.startswith("gave up")  # kept, for `botops status`
+    with session(engine) as s:
+        [alert] = pending_alerts(s)  # recorded with the give-up, for the ops robot
+    assert alert.kind == CALLBACK_GIVEN_UP
+    assert alert.text.splitlines()[:2] == [
+        "**botops: 回调处理失败，已放弃**",
+        "> ExternalChatEvent（群 wr00002）：WeCom externalcontact/groupchat/get: errcode -1 "
+        "system busy",
+    ]
+    assert "同步补上" in alert.text
+
+
+def test_a_given_up_check_in_tells_ops_to_add_the_points_by_hand() -> None:
+    text = given_up_alert("AiBotMessage", "wr00002", 12, "database is locked\n(sqlite)")
+    assert text.splitlines()[1] == "> AiBotMessage（群 wr00002）：database is locked (sqlite)"
+    assert "`botops points adjust`" in text
 
 
 def test_retries_back_off_from_a_minute_to_an_hour_then_give_up() -> None:
