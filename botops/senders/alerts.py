@@ -46,7 +46,7 @@ async def send_alerts(
             continue
         if now - alert.created_at >= GIVE_UP_AFTER:
             bound.error("alerts.given_up", error=alert.error)
-            why = f"not delivered within {GIVE_UP_AFTER}: {alert.error}"
+            why = f"not delivered within {GIVE_UP_AFTER // timedelta(hours=1)} h: {alert.error}"
             await _finish(engine, alert.id, AlertStatus.FAILED, now, why)
             continue
         try:
