@@ -4,11 +4,12 @@
     botops withdraw flash-sale open --yes           # withdraws them
 
 A task is withdrawn in the database first (it expires now and records when it was withdrawn),
-so nothing is lost if the command stops halfway: the daemon's next tracking round cancels it
-in WeCom like any expired task. With WeCom configured the command runs that round itself,
-at once: what staff already sent stays sent (WeCom cannot recall it), the rest is cancelled
-and its sends end as cancelled, "withdrawn by ops". With the built-in simulator the tasks live
-in the running daemon, which cancels them within `tracking.poll_every`.
+so nothing is lost if the command stops halfway: the daemon's next planning round (each
+minute) runs a tracking round over withdrawn tasks and cancels them in WeCom like any expired
+task. With WeCom configured the command runs that round itself, at once: what staff already
+sent stays sent (WeCom cannot recall it), the rest is cancelled and its sends end as
+cancelled, "withdrawn by ops". With the built-in simulator the tasks live in the running
+daemon, which cancels them at its next planning round.
 """
 
 from __future__ import annotations
@@ -71,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
             withdrawn = store.withdraw(s, [t.msgid for t in waiting], clock.now())
         print(f"withdrew {len(withdrawn)} task(s) of {what} (recorded)")
         if not settings.wecom.configured:
-            every = format_duration(settings.tracking.poll_every)
+            every = format_duration(settings.daemon.plan_every)
             print(
-                "built-in simulator: the running daemon cancels them at its next tracking round"
+                "built-in simulator: the running daemon cancels them at its next planning round"
                 f" (every {every})"
             )
             return 0

@@ -26,6 +26,7 @@ from botops.playbook.library import PlaybookLibrary
 from botops.store.db import session
 from botops.store.groups import targets
 from botops.store.models import OutboxRow, SendState
+from botops.store.tasks import open_tasks
 from botops.tracking.tracker import TaskTracker, TrackingReport
 
 log = structlog.get_logger()
@@ -117,8 +118,19 @@ class Cycle:
         start = now - longest if latest is None else min(latest, now - longest)
         return max(start, now - MAX_BACKFILL)
 
-    async def track(self) -> tuple[TrackingReport, dict[str, SendState]]:
-        tracking = await self._tracker.poll()
+    async def track(
+        self, *, withdrawn: bool = False
+    ) -> tuple[TrackingReport, dict[str, SendState]]:
+        """A tracking round over every waiting task, or (`withdrawn`) only over those ops
+        withdrew: run every planning round, so staff stop seeing a withdrawn message within a
+        minute even when `botops withdraw` could not reach WeCom itself."""
+        only = None
+        if withdrawn:
+            with session(self._engine) as s:
+                only = [t.msgid for t in open_tasks(s, withdrawn=True)]
+            if not only:
+                return TrackingReport(), {}
+        tracking = await self._tracker.poll(only=only)
         with session(self._engine) as s:
             outcomes = apply_outcomes(s, self._clock.now())
         return tracking, outcomes

@@ -6,8 +6,8 @@ metrics, WeCom callbacks, AI-bot messages, message ingest).
 
     leadership   every 5 s: a standby tries to become leader; a leader checks it still is
     plan         every daemon.plan_every, on the clock's round times (botops.daemon.ticks):
-                 reload playbooks if changed, send recorded alerts, plan into the outbox,
-                 dispatch what is due                                   (leader only)
+                 reload playbooks if changed, cancel withdrawn tasks, plan into the outbox,
+                 dispatch what is due, send recorded alerts             (leader only)
     track        every tracking.poll_every: poll WeCom tasks, remind, expire (leader only)
     sync         every daemon.sync_every: re-sync groups                (leader only)
 
@@ -218,6 +218,7 @@ class Service:
             )
         elif reload.status is ReloadStatus.REJECTED:
             await self._alert_rejected(rt, reload.problems)
+        await rt.cycle.track(withdrawn=True)  # a wrong message: stop it before anything else
         await self._process_callbacks(rt)
         await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
         started = self._clock.now()

@@ -110,12 +110,15 @@ def open_tasks(
     playbook: str | None = None,
     step: str | None = None,
     sender: str | None = None,
+    withdrawn: bool = False,
 ) -> list[MassTask]:
     """Tasks still waiting for staff, oldest first; all of them, or those matching every
-    filter given."""
+    filter given (`withdrawn`: only those `botops withdraw` withdrew)."""
     query = select(MassTask).where(MassTask.status == TaskStatus.WAITING)
     if msgids is not None:
         query = query.where(col(MassTask.msgid).in_(list(msgids)))
+    if withdrawn:
+        query = query.where(col(MassTask.withdrawn_at).is_not(None))
     for column, value in (
         (MassTask.playbook, playbook),
         (MassTask.step, step),

@@ -101,7 +101,7 @@ def test_with_the_builtin_simulator_the_daemon_cancels_them(env, builtin, capsys
     assert main(["withdraw", "flash-sale", "--yes"]) == 0
 
     out = capsys.readouterr().out
-    assert "the running daemon cancels them at its next tracking round (every 5m)" in out
+    assert "the running daemon cancels them at its next planning round (every 1m)" in out
     assert builtin == []  # no simulator of its own: its tasks would be unknown there
     task, _ = stored(env)["m1"]
     assert task.status == TaskStatus.WAITING

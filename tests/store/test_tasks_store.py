@@ -69,6 +69,8 @@ def test_withdrawing_expires_waiting_tasks_now_and_keeps_the_first_time(engine: 
     assert rows["m22"].withdrawn_at is None
     assert rows["m55555"].withdrawn_at is None
     assert rows["m55555"].expires_at == NOW + timedelta(hours=3)
+    with session(engine) as s:  # what the daemon's planning round tracks
+        assert [t.msgid for t in open_tasks(s, withdrawn=True)] == ["m1", "m6"]
 
 
 def test_a_task_is_finished_once(engine: Engine):
