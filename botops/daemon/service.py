@@ -50,6 +50,7 @@ from botops.senders.digest import send_digest
 from botops.store.alerts import (
     PLAYBOOKS_REJECTED,
     SENDS_FAILED,
+    hourly_key,
     record_alert,
     record_sync_outcome,
 )
@@ -337,14 +338,13 @@ class Service:
         # At most one alert an hour: a WeCom that refuses every round must not flood the
         # ops group; `botops status` and the digest list all failures.
         now = self._clock.now()
-        hour = now.astimezone(ZoneInfo(self._settings.timezone)).strftime("%Y-%m-%dT%H")
+        key = hourly_key(SENDS_FAILED, now, self._settings.timezone)
 
         def record() -> None:
             with session(rt.engine) as s:
                 failed, count = failed_sends(s, since)
                 if count:
-                    text = build_failed_sends_alert(failed, count)
-                    record_alert(s, f"{SENDS_FAILED}:{hour}", SENDS_FAILED, text, now)
+                    record_alert(s, key, SENDS_FAILED, build_failed_sends_alert(failed, count), now)
 
         await asyncio.to_thread(record)
 

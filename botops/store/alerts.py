@@ -10,6 +10,7 @@ alert it follows, so two replicas seeing the same failure record it once.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -41,6 +42,11 @@ def record_alert(session: Session, key: str, kind: str, text: str, now: datetime
         .returning(col(Alert.id))
     )
     return session.exec(statement).first() is not None
+
+
+def hourly_key(kind: str, now: datetime, tz: str) -> str:
+    """The key of an alert sent at most once per local hour (in `tz`)."""
+    return f"{kind}:{now.astimezone(ZoneInfo(tz)):%Y-%m-%dT%H}"
 
 
 def record_sync_outcome(session: Session, ok: bool, broken: bool, text: str, now: datetime) -> bool:

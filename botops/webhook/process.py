@@ -17,8 +17,8 @@ A failure is written to the row's `error` and the row stays pending, retried wit
 (`daemon.callback_retry_after`, doubling, at most 1 h apart); later events of the same group
 wait for it, to keep that group's order. After GIVE_UP_AFTER failures (about six hours) the
 row is given up on: processed, its error kept (`botops status` shows it; the first in an
-hour is alerted to the ops robot), and the group's later events go on — the hourly sync re-reads every group, so what the lost event would have
-changed is repaired.
+hour is alerted to the ops robot), and the group's later events go on — the hourly sync
+re-reads every group, so what the lost event would have changed is repaired.
 Handling is idempotent (upserts and conditional updates), so two runs racing is harmless.
 """
 
@@ -28,7 +28,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, update
@@ -38,7 +37,7 @@ from botops.clock import Clock
 from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
 from botops.preview.table_view import clean, truncate
-from botops.store.alerts import CALLBACK_GIVEN_UP, record_alert
+from botops.store.alerts import CALLBACK_GIVEN_UP, hourly_key, record_alert
 from botops.store.callbacks import (
     finish_callback,
     groups_waiting_to_retry,
@@ -150,9 +149,9 @@ def _failed(engine: Engine, row: _Pending, error: str, now: datetime, handlers: 
             )
             finish_callback(s, row.id, now, f"gave up after {failures} attempts: {error}")
             # Ops hear of the first in an hour (the rest are in `botops status`).
-            hour = now.astimezone(ZoneInfo(handlers.tz_default)).strftime("%Y-%m-%dT%H")
+            key = hourly_key(CALLBACK_GIVEN_UP, now, handlers.tz_default)
             text = given_up_alert(row.kind, row.chat_id, failures, error)
-            record_alert(s, f"{CALLBACK_GIVEN_UP}:{hour}", CALLBACK_GIVEN_UP, text, now)
+            record_alert(s, key, CALLBACK_GIVEN_UP, text, now)
         else:
             log.error(
                 "webhook.process_failed",
