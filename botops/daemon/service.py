@@ -219,14 +219,22 @@ class Service:
             )
         elif reload.status is ReloadStatus.REJECTED:
             await self._alert_rejected(rt, reload.problems)
-        await rt.cycle.track(withdrawn=True)  # a wrong message: stop it before anything else
-        await self._process_callbacks(rt)
-        await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
-        started = self._clock.now()
-        if (await rt.dispatcher.dispatch()).failed:
-            await self._alert_failed_sends(rt, started)
-        await self._send_alerts(rt)
+        try:
+            await self._cancel_withdrawn(rt)  # a wrong message: stop it before anything else
+            await self._process_callbacks(rt)
+            await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
+            started = self._clock.now()
+            if (await rt.dispatcher.dispatch()).failed:
+                await self._alert_failed_sends(rt, started)
+        finally:  # a round that failed (WeCom's credentials, say) is when alerts matter most
+            await self._send_alerts(rt)
         await self._digest(rt)
+
+    async def _cancel_withdrawn(self, rt: Runtime) -> None:
+        try:
+            await rt.cycle.track(withdrawn=True)
+        except WeComError as exc:  # e.g. credentials broken: never let it stop planning
+            log.error("daemon.withdrawn_not_cancelled", error=str(exc))
 
     async def _digest(self, rt: Runtime) -> None:
         """The daily digest, once, at reports.digest_at (a no-op the rest of the day)."""
