@@ -17,7 +17,6 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +44,7 @@ from botops.wecom.retry import RetryPolicy, Sleep, call_with_retry
 from botops.wecom.tokens import DEFAULT_REFRESH_MARGIN, TokenCache
 from botops.wecom.transport import (
     DEFAULT_TIMEOUT_SECONDS,
+    HttpApiClient,
     Upload,
     new_http_client,
     request_json,
@@ -55,7 +55,7 @@ log = structlog.get_logger()
 Json = dict[str, Any]
 
 
-class WeComClient:
+class WeComClient(HttpApiClient):
     def __init__(
         self,
         api_base: str,
@@ -87,20 +87,6 @@ class WeComClient:
 
     def __repr__(self) -> str:
         return f"WeComClient(corp_id={self._corp_id!r})"
-
-    async def __aenter__(self) -> WeComClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     # -- tokens ---------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, Literal, NotRequired, TypedDict
 
 import httpx
@@ -27,6 +26,7 @@ from botops.wecom.retry import RetryPolicy, Sleep, call_with_retry
 from botops.wecom.transport import (
     DEFAULT_TIMEOUT_SECONDS,
     PRODUCTION_API_BASE,
+    HttpApiClient,
     new_http_client,
     request_json,
 )
@@ -44,7 +44,7 @@ class NewsArticle(TypedDict):
     picurl: NotRequired[str]
 
 
-class RobotClient:
+class RobotClient(HttpApiClient):
     def __init__(
         self,
         api_base: str = PRODUCTION_API_BASE,
@@ -61,20 +61,6 @@ class RobotClient:
         per_robot = (rate_limits or RateLimits()).per_robot
         self._limiter = RateLimiter(per_robot, monotonic=monotonic, sleep=sleep)
         self._http = new_http_client(api_base, transport=transport, timeout=timeout)
-
-    async def __aenter__(self) -> RobotClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def send_text(
         self,

@@ -3,14 +3,15 @@
 Shared by `WeComClient` and `RobotClient` so both talk HTTP the same way: JSON bodies encoded
 as UTF-8 without `\\u` escapes (WeCom counts limits in UTF-8 bytes of what it receives), the
 API name as the path under `/cgi-bin/`, and every outcome — even a dropped connection — mapped
-in one place.
+in one place. `HttpApiClient` makes each an async context manager around its httpx client.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
@@ -24,6 +25,26 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 
 # (filename, bytes) for a multipart upload field named "media", as WeCom expects.
 Upload = tuple[str, bytes]
+
+
+class HttpApiClient:
+    """An async context manager around one httpx client (`_http`): leaving it closes that."""
+
+    _http: httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 def new_http_client(
