@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
+from botops import __version__
 from botops.clock import Clock
 from botops.config import Settings
 from botops.daemon.heap import freeze_startup_heap
@@ -55,6 +56,7 @@ from botops.store.alerts import (
     record_sync_outcome,
 )
 from botops.store.callbacks import prune_callbacks
+from botops.store.daemons import beat, forget_gone, leave
 from botops.store.db import database_error, session
 from botops.store.digest_inputs import failed_sends
 from botops.store.inactivity import FlagChange, evaluate_flags
@@ -68,7 +70,8 @@ from botops.webhook.process import Handlers, process_pending
 
 log = structlog.get_logger()
 
-LEADERSHIP_EVERY_SECONDS = 5
+LEADERSHIP_EVERY_SECONDS = 5  # also the heartbeat's period (botops status)
+FORGET_DAEMONS_AFTER = timedelta(days=1)  # a crashed replica's heartbeat row, then deleted
 CANCEL_GRACE_SECONDS = 5.0
 
 
@@ -94,6 +97,8 @@ class Service:
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()  # one leader job at a time; shutdown waits for it
         self._leader = False
+        self._started = clock.now()
+        self._beat_failing = False  # the heartbeat's write failed last time (logged once)
 
     async def run(self) -> int:
         settings = self._settings
@@ -146,6 +151,7 @@ class Service:
         # APScheduler awaits a job only when its function is a coroutine function: these are.
         async def lead() -> None:
             await self._lead(leadership)
+            await self._beat(rt)
 
         async def run_leader_job(name: str) -> None:
             await self._as_leader(leadership, leader_jobs[name])
@@ -189,6 +195,25 @@ class Service:
             if acquired:
                 self._leader = True
                 log.info("daemon.leader")
+
+    async def _beat(self, rt: Runtime) -> None:
+        """The heartbeat `botops status` reads: this replica, its role, now."""
+        if self._stop.is_set():  # shutting down: _shutdown deletes the row
+            return
+        role = "leader" if self._leader else "standby"
+
+        def write() -> None:
+            with session(rt.engine) as s:
+                beat(s, rt.worker, role, __version__, self._started, self._clock.now())
+
+        try:
+            await asyncio.to_thread(write)
+        except SQLAlchemyError as exc:  # the database is down: leadership reports it too
+            if not self._beat_failing:
+                log.warning("daemon.heartbeat_failed", error=database_error(exc))
+            self._beat_failing = True
+        else:
+            self._beat_failing = False
 
     async def _as_leader(self, leadership: Leadership, work: Callable[[], Awaitable[None]]) -> None:
         if not self._leader or self._stop.is_set():
@@ -312,6 +337,7 @@ class Service:
         pruned = await asyncio.to_thread(prune_callbacks, rt.engine, now - daemon.keep_callbacks)
         if pruned:
             log.info("daemon.callbacks_pruned", count=pruned)
+        await asyncio.to_thread(self._forget_gone_daemons, rt, now - FORGET_DAEMONS_AFTER)
         if daemon.keep_sends is not None:
             pruned = await asyncio.to_thread(prune_sends, rt.engine, now - daemon.keep_sends)
             if pruned:
@@ -324,6 +350,11 @@ class Service:
             pruned = await asyncio.to_thread(prune_messages, rt.engine, before)
             if pruned:
                 log.info("daemon.messages_pruned", count=pruned, before=before.isoformat())
+
+    @staticmethod
+    def _forget_gone_daemons(rt: Runtime, before: datetime) -> None:
+        with session(rt.engine) as s:
+            forget_gone(s, before)
 
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running (_plan alerts)."""
@@ -385,9 +416,16 @@ class Service:
             log.error("daemon.shutdown_grace_exceeded")  # claimed rows are reconciled at start
             await self._idle(CANCEL_GRACE_SECONDS)  # let it disown its batch before we go
         await leadership.release()
+        with contextlib.suppress(SQLAlchemyError):  # else its row goes stale: status says so
+            await asyncio.to_thread(self._leave, rt)
         server.should_exit = True
         await server_task
         log.info("daemon.stopped")
+
+    @staticmethod
+    def _leave(rt: Runtime) -> None:
+        with session(rt.engine) as s:
+            leave(s, rt.worker)
 
     async def _idle(self, seconds: float) -> bool:
         """Wait until no leader job runs (the one in flight finishes); False after `seconds`."""

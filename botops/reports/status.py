@@ -1,7 +1,8 @@
 """`botops status`: the running system in one screen. Pure: plain inputs in, text or JSON out.
 
 Read from the database, so it works from any machine that can reach it, daemon up or down:
-today's sends by state, mass-send tasks waiting for staff, inactive groups, recent errors.
+the daemons running (leader, standbys, silent ones), today's sends by state, mass-send tasks
+waiting for staff, inactive groups, recent errors.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from botops.reports.digest import FlaggedGroup, StaffBacklog
 from botops.reports.table_view import columns
 
 ERROR_CHARS = 100
+DAEMON_SILENT_AFTER = timedelta(seconds=30)  # six missed heartbeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,15 @@ class RecentError:
     at: datetime
     where: str  # "send playbook:step → group", "callback Kind" or "alert kind (status)"
     error: str
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonStatus:
+    worker: str  # host:pid:random
+    role: str  # leader or standby
+    version: str
+    started_at: datetime
+    seen_at: datetime  # its last heartbeat (every 5 s while it runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +47,13 @@ class StatusInputs:
     pending_callbacks: int  # stored, not yet handled
     last_planned: datetime | None  # the latest outbox write: is a daemon working?
     last_synced: datetime | None  # the latest group fetched from WeCom: is the sync working?
+    daemons: Sequence[DaemonStatus]  # leader first
 
 
 def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
     local = now.astimezone(tz)
     lines = [f"botops status — {local:%Y-%m-%d %H:%M} ({tz.key})", ""]
+    lines += _daemons(status.daemons, now)
     lines.append(f"last outbox activity: {_when(now, status.last_planned, tz)}")
     lines.append(f"groups last synced: {_when(now, status.last_synced, tz)}")
     lines.append(f"callbacks waiting to be handled: {status.pending_callbacks}")
@@ -71,6 +84,21 @@ def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _daemons(daemons: Sequence[DaemonStatus], now: datetime) -> list[str]:
+    if not daemons:
+        return ["daemons: none running", ""]
+    lines = ["daemons:"]
+    for d in daemons:
+        if now - d.seen_at > DAEMON_SILENT_AFTER:
+            state = f"not seen for {_ago(now, d.seen_at)}: stopped or hung"
+        else:
+            state = f"seen {_ago(now, d.seen_at)} ago, up {_ago(now, d.started_at)}"
+        lines.append(f"  {d.role:<8} {d.worker}  {state}  (botops {d.version})")
+    if not any(d.role == "leader" and now - d.seen_at <= DAEMON_SILENT_AFTER for d in daemons):
+        lines.append("  no leader: nothing is planned or sent")
+    return [*lines, ""]
+
+
 def render_json(status: StatusInputs) -> str:
     return json.dumps(asdict(status), ensure_ascii=False, indent=2, default=str) + "\n"
 
@@ -84,6 +112,8 @@ def _when(now: datetime, then: datetime | None, tz: ZoneInfo) -> str:
 
 def _ago(now: datetime, then: datetime) -> str:
     seconds = max(int((now - then).total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds}s"
     if seconds < 3600:
         return f"{seconds // 60}m"
     if seconds < 86400:

@@ -16,6 +16,7 @@ userid), so a re-sync or a redelivered callback upserts rather than duplicates.
     group_flags                    inactive-group flags: set, then cleared when activity returns
     digests                        one row per local day the ops digest went out
     alerts                         alerts to the ops robot: recorded, then sent (an outbox)
+    daemons                        each running `botops run`: its role, last seen (heartbeat)
 """
 
 from __future__ import annotations
@@ -413,3 +414,17 @@ class Alert(SQLModel, table=True):
     attempts: int = 0  # deliveries that failed and were left to retry
     error: str = ""  # the last delivery's error
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class DaemonSeen(SQLModel, table=True):
+    """A running `botops run` replica, written every few seconds (botops.store.daemons), so
+    `botops status` can tell from the database alone who leads, who stands by, and who has
+    stopped answering. A clean shutdown deletes its row; a crashed one's row goes stale."""
+
+    __tablename__ = "daemons"
+
+    worker: str = Field(primary_key=True)  # botops.daemon.runtime.worker_id: host:pid:random
+    role: str  # "leader" or "standby"
+    version: str  # botops.__version__ of that process
+    started_at: datetime = Field(sa_type=UtcDateTime)
+    seen_at: datetime = Field(sa_type=UtcDateTime)

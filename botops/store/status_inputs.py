@@ -9,7 +9,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from botops.reports.digest import FlaggedGroup
-from botops.reports.status import RecentError, StatusInputs
+from botops.reports.status import DaemonStatus, RecentError, StatusInputs
+from botops.store.daemons import daemons_seen
 from botops.store.digest_inputs import staff_backlog
 from botops.store.groups import last_synced
 from botops.store.inactivity import open_flags
@@ -41,6 +42,10 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
         pending_callbacks=int(pending),
         last_planned=session.exec(select(func.max(OutboxRow.updated_at))).one(),
         last_synced=last_synced(session),
+        daemons=[
+            DaemonStatus(d.worker, d.role, d.version, d.started_at, d.seen_at)
+            for d in daemons_seen(session)
+        ],
     )
 
 

@@ -15,6 +15,7 @@ from botops.store.models import (
     Alert,
     AlertStatus,
     CallbackEvent,
+    DaemonSeen,
     GroupFlag,
     GroupRecord,
     MassTask,
@@ -135,6 +136,24 @@ def fill(path: Path) -> None:
                 finished_at=NOW - timedelta(minutes=20),
             )
         )
+        s.add(
+            DaemonSeen(
+                worker="pod-a:1:aaaa",
+                role="leader",
+                version="0.1.0",
+                started_at=NOW - timedelta(hours=2, minutes=5),
+                seen_at=NOW - timedelta(seconds=3),
+            )
+        )
+        s.add(
+            DaemonSeen(
+                worker="pod-b:1:bbbb",
+                role="standby",
+                version="0.1.0",
+                started_at=NOW - timedelta(hours=3),
+                seen_at=NOW - timedelta(minutes=5),
+            )
+        )
     engine.dispose()
 
 
@@ -143,6 +162,11 @@ def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.Capture
     assert main(["status", "--now", NOW.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "botops status — 2026-03-10 15:00 (Asia/Shanghai)" in out
+    daemons = out.split("daemons:\n")[1].split("\n\n")[0]
+    assert daemons.splitlines() == [
+        "  leader   pod-a:1:aaaa  seen 3s ago, up 2h05m  (botops 0.1.0)",
+        "  standby  pod-b:1:bbbb  not seen for 5m: stopped or hung  (botops 0.1.0)",
+    ]
     sends = out.split("Sends due today (03-10):")[1].split("Waiting for staff")[0]
     assert [line.split() for line in sends.strip().splitlines()] == [
         ["state", "sends"],
@@ -178,6 +202,10 @@ def test_status_as_json(database: Path, capsys: pytest.CaptureFixture[str]):
     assert [f["chat_id"] for f in status["flagged"]] == ["wrQ"]
     assert status["pending_callbacks"] == 1
     assert status["last_synced"].startswith("2026-03-08")
+    assert [(d["worker"], d["role"]) for d in status["daemons"]] == [
+        ("pod-a:1:aaaa", "leader"),
+        ("pod-b:1:bbbb", "standby"),
+    ]
 
 
 def test_status_without_a_database_says_so_and_creates_nothing(
@@ -193,3 +221,25 @@ def test_status_of_a_new_database_says_never(database: Path, capsys: pytest.Capt
     assert main(["status", "--now", NOW.isoformat()]) == 0
     out = capsys.readouterr().out
     assert "last outbox activity: never\ngroups last synced: never\n" in out
+    assert "daemons: none running\n" in out
+
+
+def test_status_says_when_no_daemon_leads(database: Path, capsys: pytest.CaptureFixture[str]):
+    """The leader crashed a minute ago; the standby has not taken over (yet)."""
+    engine = open_database(f"sqlite:///{database}")
+    with session(engine) as s:
+        for worker, role, seen in (("pod-a:1:aaaa", "leader", 60), ("pod-b:1:bbbb", "standby", 2)):
+            s.add(
+                DaemonSeen(
+                    worker=worker,
+                    role=role,
+                    version="0.1.0",
+                    started_at=NOW - timedelta(hours=1),
+                    seen_at=NOW - timedelta(seconds=seen),
+                )
+            )
+    engine.dispose()
+    assert main(["status", "--now", NOW.isoformat()]) == 0
+    out = capsys.readouterr().out
+    assert "  leader   pod-a:1:aaaa  not seen for 1m: stopped or hung" in out
+    assert "  no leader: nothing is planned or sent\n" in out

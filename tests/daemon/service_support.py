@@ -32,6 +32,7 @@ from botops.cli import main
 from botops.simulator import Simulator
 from botops.simulator.model import MassTask
 from botops.simulator.server import running_simulator
+from botops.store.daemons import daemons_seen
 from botops.store.db import open_database, session
 from botops.store.models import OutboxRow
 
@@ -224,6 +225,15 @@ class Project:
         try:
             with session(engine) as s:
                 return list(s.exec(select(OutboxRow).order_by(OutboxRow.key)).all())
+        finally:
+            engine.dispose()
+
+    def heartbeats(self) -> dict[str, str]:
+        """The running daemons' heartbeats (`botops status` reads them): worker -> role."""
+        engine = open_database(self.database_url)
+        try:
+            with session(engine) as s:
+                return {d.worker: d.role for d in daemons_seen(s)}
         finally:
             engine.dispose()
 

@@ -88,6 +88,9 @@ def scenario(
     [standby] = [r for r in replicas if r is not leader]
     leader_worker = leader.wait_ready()["worker"]
     standby_worker = standby.wait_ready()["worker"]
+    # Each writes a heartbeat with its role, for `botops status` (every 5 s).
+    both = {leader_worker: "leader", standby_worker: "standby"}
+    wait_until(lambda: project.heartbeats() == both, 15, "both heartbeats with their roles")
 
     # Every due send reached WeCom, each once; nothing of the later step yet.
     wait_until(
@@ -117,6 +120,9 @@ def scenario(
     failover = time.monotonic() - killed
     print(f"\nfailover after SIGKILL: {failover:.1f} s")
     assert standby.proc.poll() is None
+    # The killed leader's row stays as it was (status shows it going silent).
+    after = {leader_worker: "leader", standby_worker: "leader"}
+    wait_until(lambda: project.heartbeats() == after, 15, "the new leader's heartbeat")
 
     # The new leader sends the second step when it falls due, each once; nothing twice.
     wait_until(

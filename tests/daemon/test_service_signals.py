@@ -84,7 +84,9 @@ def test_a_second_daemon_on_one_sqlite_database_is_refused_with_the_holders_pid(
             playbook("solo", "单机", [("later", utcnow() + timedelta(hours=1), 'text: "稍后"')]),
         )
         first = project.daemon("first")
+        first_worker = first.wait_ready()["worker"]
         assert first.wait_ready()["leader"] is True
+        wait_until(lambda: project.heartbeats() == {first_worker: "leader"}, 15, "a heartbeat")
 
         second = project.daemon("second")
         assert second.wait(timeout=30) == 1
@@ -97,6 +99,7 @@ def test_a_second_daemon_on_one_sqlite_database_is_refused_with_the_holders_pid(
         # A clean stop releases the lock: the next daemon starts.
         first.signal(signal.SIGTERM)
         assert first.wait(timeout=GRACE_SECONDS + 20) == 0
+        assert project.heartbeats() == {}  # a clean stop leaves; the refused one never beat
         third = project.daemon("third")
         assert third.wait_ready()["leader"] is True
         third.signal(signal.SIGTERM)
