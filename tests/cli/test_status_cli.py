@@ -136,25 +136,16 @@ def fill(path: Path) -> None:
                 finished_at=NOW - timedelta(minutes=20),
             )
         )
-        s.add(
-            DaemonSeen(
-                worker="pod-a:1:aaaa",
-                role="leader",
-                version="0.1.0",
-                started_at=NOW - timedelta(hours=2, minutes=5),
-                seen_at=NOW - timedelta(seconds=3),
-            )
-        )
-        s.add(
-            DaemonSeen(
-                worker="pod-b:1:bbbb",
-                role="standby",
-                version="0.1.0",
-                started_at=NOW - timedelta(hours=3),
-                seen_at=NOW - timedelta(minutes=5),
-            )
-        )
+        s.add(daemon("pod-a:1:aaaa", "leader", timedelta(hours=2, minutes=5), timedelta(seconds=3)))
+        s.add(daemon("pod-b:1:bbbb", "standby", timedelta(hours=3), timedelta(minutes=5)))
     engine.dispose()
+
+
+def daemon(worker: str, role: str, up: timedelta, silent: timedelta) -> DaemonSeen:
+    """A heartbeat: started `up` ago, last seen `silent` ago."""
+    return DaemonSeen(
+        worker=worker, role=role, version="0.1.0", started_at=NOW - up, seen_at=NOW - silent
+    )
 
 
 def test_status_shows_the_day_at_a_glance(database: Path, capsys: pytest.CaptureFixture[str]):
@@ -228,16 +219,8 @@ def test_status_says_when_no_daemon_leads(database: Path, capsys: pytest.Capture
     """The leader crashed a minute ago; the standby has not taken over (yet)."""
     engine = open_database(f"sqlite:///{database}")
     with session(engine) as s:
-        for worker, role, seen in (("pod-a:1:aaaa", "leader", 60), ("pod-b:1:bbbb", "standby", 2)):
-            s.add(
-                DaemonSeen(
-                    worker=worker,
-                    role=role,
-                    version="0.1.0",
-                    started_at=NOW - timedelta(hours=1),
-                    seen_at=NOW - timedelta(seconds=seen),
-                )
-            )
+        s.add(daemon("pod-a:1:aaaa", "leader", timedelta(hours=1), timedelta(minutes=1)))
+        s.add(daemon("pod-b:1:bbbb", "standby", timedelta(hours=1), timedelta(seconds=2)))
     engine.dispose()
     assert main(["status", "--now", NOW.isoformat()]) == 0
     out = capsys.readouterr().out
