@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import signal
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,34 +34,26 @@ from starlette.applications import Starlette
 from botops import __version__
 from botops.clock import Clock
 from botops.config import Settings
+from botops.daemon.alerting import alert_failed_sends, alert_rejected, alert_sync
 from botops.daemon.heap import freeze_startup_heap
 from botops.daemon.http import Readiness, build_app
 from botops.daemon.leader import Leadership, LeadershipError, leadership_for
-from botops.daemon.reload import PlaybookSource, ReloadStatus, format_alert
+from botops.daemon.reload import PlaybookSource, ReloadStatus
 from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.daemon.ticks import first_tick_on_system_clock
 from botops.errors import Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
-from botops.reports.digest import build_failed_sends_alert
 from botops.senders.alerts import send_alerts
 from botops.senders.digest import send_digest
-from botops.store.alerts import (
-    PLAYBOOKS_REJECTED,
-    SENDS_FAILED,
-    hourly_key,
-    record_alert,
-    record_sync_outcome,
-)
 from botops.store.callbacks import prune_callbacks
 from botops.store.daemons import beat, forget_gone, leave
-from botops.store.db import database_error, session
-from botops.store.digest_inputs import failed_sends
-from botops.store.inactivity import FlagChange, evaluate_flags
+from botops.store.db import database_error, in_session
+from botops.store.inactivity import evaluate_flags
 from botops.store.retention import messages_kept_from, prune_messages, prune_sends
 from botops.sync.groups import sync_groups
-from botops.sync.report import SYNC_RECOVERED_ALERT, SyncReport, render_alert
+from botops.sync.report import SyncReport
 from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
 from botops.webhook.ingest import ingest_routes
@@ -200,14 +191,11 @@ class Service:
         """The heartbeat `botops status` reads: this replica, its role, now."""
         if self._stop.is_set():  # shutting down: _shutdown deletes the row
             return
-        role = "leader" if self._leader else "standby"
-
-        def write() -> None:
-            with session(rt.engine) as s:
-                beat(s, rt.worker, role, __version__, self._started, self._clock.now())
-
+        role, now = "leader" if self._leader else "standby", self._clock.now()
         try:
-            await asyncio.to_thread(write)
+            await asyncio.to_thread(
+                in_session, rt.engine, beat, rt.worker, role, __version__, self._started, now
+            )
         except SQLAlchemyError as exc:  # the database is down: leadership reports it too
             if not self._beat_failing:
                 log.warning("daemon.heartbeat_failed", error=database_error(exc))
@@ -243,14 +231,16 @@ class Service:
                 removed=reload.removed,
             )
         elif reload.status is ReloadStatus.REJECTED:
-            await self._alert_rejected(rt, reload.problems)
+            tz, now = self._settings.timezone, self._clock.now()
+            await asyncio.to_thread(alert_rejected, rt.engine, reload.problems, tz, now)
         try:
             await self._cancel_withdrawn(rt)  # a wrong message: stop it before anything else
             await self._process_callbacks(rt)
             await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
             started = self._clock.now()
             if (await rt.dispatcher.dispatch()).failed:
-                await self._alert_failed_sends(rt, started)
+                tz, now = self._settings.timezone, self._clock.now()
+                await asyncio.to_thread(alert_failed_sends, rt.engine, started, tz, now)
         finally:  # a round that failed (WeCom's credentials, say) is when alerts matter most
             await self._send_alerts(rt)
         await self._digest(rt)
@@ -294,30 +284,21 @@ class Service:
         await rt.cycle.track()
 
     async def _sync(self, rt: Runtime) -> None:
-        await self._report_sync(rt, await sync_groups(rt.wecom.client, rt.engine, self._clock))
+        report = await sync_groups(rt.wecom.client, rt.engine, self._clock)
+        await asyncio.to_thread(alert_sync, rt.engine, report, self._clock.now())
+        self._log_sync(report)
         # Hourly with the sync: flags stay current between digests (and in /metrics).
         playbooks = rt.cycle.library().playbooks
-
-        def evaluate() -> list[FlagChange]:
-            with session(rt.engine) as s:
-                return evaluate_flags(s, playbooks, self._settings, self._clock.now())
-
-        changes = await asyncio.to_thread(evaluate)
+        now = self._clock.now()
+        changes = await asyncio.to_thread(
+            in_session, rt.engine, evaluate_flags, playbooks, self._settings, now
+        )
         if changes:
             log.info("daemon.flags_changed", changes=len(changes))
         await self._prune(rt, playbooks)
 
-    async def _report_sync(self, rt: Runtime, report: SyncReport) -> None:
-        # Tell ops once when the credentials stop working, and once when a sync succeeds again:
-        # whether they were told is in the database, so a restart or a new leader knows.
-        text = render_alert(report) if report.aborted else SYNC_RECOVERED_ALERT
-        now = self._clock.now()
-
-        def record() -> None:
-            with session(rt.engine) as s:
-                record_sync_outcome(s, report.ok, report.aborted, text, now)
-
-        await asyncio.to_thread(record)
+    @staticmethod
+    def _log_sync(report: SyncReport) -> None:
         counts = {"new": len(report.new), "changed": len(report.changed)}
         if report.ok:
             log.info("daemon.synced", **counts)
@@ -337,7 +318,7 @@ class Service:
         pruned = await asyncio.to_thread(prune_callbacks, rt.engine, now - daemon.keep_callbacks)
         if pruned:
             log.info("daemon.callbacks_pruned", count=pruned)
-        await asyncio.to_thread(self._forget_gone_daemons, rt, now - FORGET_DAEMONS_AFTER)
+        await asyncio.to_thread(in_session, rt.engine, forget_gone, now - FORGET_DAEMONS_AFTER)
         if daemon.keep_sends is not None:
             pruned = await asyncio.to_thread(prune_sends, rt.engine, now - daemon.keep_sends)
             if pruned:
@@ -351,41 +332,10 @@ class Service:
             if pruned:
                 log.info("daemon.messages_pruned", count=pruned, before=before.isoformat())
 
-    @staticmethod
-    def _forget_gone_daemons(rt: Runtime, before: datetime) -> None:
-        with session(rt.engine) as s:
-            forget_gone(s, before)
-
     def _rejected(self, problems: Sequence[Problem]) -> None:
         """An invalid playbook change: the last good version keeps running (_plan alerts)."""
         for problem in problems:
             log.error("daemon.playbooks_rejected", problem=str(problem))
-
-    async def _alert_rejected(self, rt: Runtime, problems: Sequence[Problem]) -> None:
-        # Keyed by day and text: a new leader rejecting the same files alerts no second time.
-        text, now = format_alert(problems), self._clock.now()
-        day = now.astimezone(ZoneInfo(self._settings.timezone)).date()
-        key = f"{PLAYBOOKS_REJECTED}:{day}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-
-        def record() -> None:
-            with session(rt.engine) as s:
-                record_alert(s, key, PLAYBOOKS_REJECTED, text, now)
-
-        await asyncio.to_thread(record)
-
-    async def _alert_failed_sends(self, rt: Runtime, since: datetime) -> None:
-        # At most one alert an hour: a WeCom that refuses every round must not flood the
-        # ops group; `botops status` and the digest list all failures.
-        now = self._clock.now()
-        key = hourly_key(SENDS_FAILED, now, self._settings.timezone)
-
-        def record() -> None:
-            with session(rt.engine) as s:
-                failed, count = failed_sends(s, since)
-                if count:
-                    record_alert(s, key, SENDS_FAILED, build_failed_sends_alert(failed, count), now)
-
-        await asyncio.to_thread(record)
 
     async def _send_alerts(self, rt: Runtime) -> None:
         key = self._settings.alerts.robot_key
@@ -417,15 +367,10 @@ class Service:
             await self._idle(CANCEL_GRACE_SECONDS)  # let it disown its batch before we go
         await leadership.release()
         with contextlib.suppress(SQLAlchemyError):  # else its row goes stale: status says so
-            await asyncio.to_thread(self._leave, rt)
+            await asyncio.to_thread(in_session, rt.engine, leave, rt.worker)
         server.should_exit = True
         await server_task
         log.info("daemon.stopped")
-
-    @staticmethod
-    def _leave(rt: Runtime) -> None:
-        with session(rt.engine) as s:
-            leave(s, rt.worker)
 
     async def _idle(self, seconds: float) -> bool:
         """Wait until no leader job runs (the one in flight finishes); False after `seconds`."""

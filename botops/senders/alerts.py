@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from botops.errors import WeComError, WeComRetryableError
 from botops.store.alerts import delivery_failed, finish_alert, pending_alerts
-from botops.store.db import session
-from botops.store.models import Alert, AlertStatus
+from botops.store.db import in_session
+from botops.store.models import AlertStatus
 from botops.wecom.responses import OutcomeUnknown
 from botops.wecom.robot import RobotClient
 
@@ -35,7 +35,7 @@ async def send_alerts(
     engine: Engine, robots: RobotClient, robot_key: str | None, now: datetime
 ) -> int:
     """Send the pending alerts; how many were posted."""
-    pending = await asyncio.to_thread(_pending, engine)
+    pending = await asyncio.to_thread(in_session, engine, pending_alerts)
     posted = 0
     for alert in pending:
         assert alert.id is not None  # read from the database
@@ -55,7 +55,7 @@ async def send_alerts(
             retry = isinstance(exc, WeComRetryableError) and not isinstance(exc, OutcomeUnknown)
             bound.error("alerts.failed", error=str(exc), retry=retry)
             if retry:
-                await asyncio.to_thread(_delivery_failed, engine, alert.id, str(exc))
+                await asyncio.to_thread(in_session, engine, delivery_failed, alert.id, str(exc))
                 break  # the robot is busy or unreachable: later alerts wait their turn
             await _finish(engine, alert.id, AlertStatus.FAILED, now, str(exc))
             continue
@@ -65,21 +65,7 @@ async def send_alerts(
     return posted
 
 
-def _pending(engine: Engine) -> list[Alert]:
-    with session(engine) as s:
-        return pending_alerts(s)
-
-
 async def _finish(
     engine: Engine, alert_id: int, status: AlertStatus, now: datetime, error: str = ""
 ) -> None:
-    def finish() -> None:
-        with session(engine) as s:
-            finish_alert(s, alert_id, status, now, error)
-
-    await asyncio.to_thread(finish)
-
-
-def _delivery_failed(engine: Engine, alert_id: int, error: str) -> None:
-    with session(engine) as s:
-        delivery_failed(s, alert_id, error)
+    await asyncio.to_thread(in_session, engine, finish_alert, alert_id, status, now, error)

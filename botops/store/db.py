@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +23,7 @@ from botops.store.schema_revision import is_current
 # a URL may say otherwise (sqlite:///botops.db?timeout=5).
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 SQLITE_CACHE_KIB = 512  # per connection; see _sqlite_pragmas
+T = TypeVar("T")
 
 
 def open_database(url: str) -> Engine:
@@ -98,6 +99,12 @@ def session(engine: Engine) -> Iterator[Session]:
         except BaseException:
             s.rollback()
             raise
+
+
+def in_session(engine: Engine, work: Callable[..., T], *args: Any) -> T:
+    """`work(session, *args)` in a session of its own, committed: for `asyncio.to_thread`."""
+    with session(engine) as s:
+        return work(s, *args)
 
 
 def dialect_insert(session: Session) -> Any:
