@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -15,15 +15,21 @@ from botops.daemon.reload import format_alert
 from botops.errors import Problem
 from botops.reports.digest import build_failed_sends_alert
 from botops.store.alerts import (
+    DAEMON_SILENT,
     PLAYBOOKS_REJECTED,
     SENDS_FAILED,
     hourly_key,
     record_alert,
     record_sync_outcome,
 )
+from botops.store.daemons import silent_daemons
 from botops.store.db import session
 from botops.store.digest_inputs import failed_sends
 from botops.sync.report import SYNC_RECOVERED_ALERT, SyncReport, render_alert
+
+DAEMON_GONE_AFTER = timedelta(minutes=2)
+"""A replica's heartbeat (every 5 s) this old means it is gone: a GC pause or a slow
+database does not last that long. (`botops status` already calls one silent after 30 s.)"""
 
 
 def alert_sync(engine: Engine, report: SyncReport, now: datetime) -> None:
@@ -52,3 +58,22 @@ def alert_failed_sends(engine: Engine, since: datetime, tz: str, now: datetime) 
         if count:
             text = build_failed_sends_alert(failed, count)
             record_alert(s, hourly_key(SENDS_FAILED, now, tz), SENDS_FAILED, text, now)
+
+
+def alert_silent_daemons(engine: Engine, me: str, tz: str, now: datetime) -> None:
+    """Replicas that stopped without shutting down cleanly (a clean stop deletes its
+    heartbeat): crashed, killed for memory, host lost. Once per replica; Kubernetes restarts
+    such a pod quietly, so this is how ops learn of it."""
+    with session(engine) as s:
+        for daemon in silent_daemons(s, now - DAEMON_GONE_AFTER):
+            if daemon.worker == me:
+                continue
+            seen = daemon.seen_at.astimezone(ZoneInfo(tz))
+            text = (
+                "**botops: 一个 botops 进程没有正常退出**\n"
+                f"> {daemon.worker}（{'主节点' if daemon.role == 'leader' else '备用节点'}，"
+                f"botops {daemon.version}）最后一次心跳在 {seen:%m-%d %H:%M}\n"
+                "可能崩溃、因内存不足被杀掉，或与数据库失去连接。请查看它的日志；"
+                "`botops status` 显示现在运行的进程。"
+            )
+            record_alert(s, f"{DAEMON_SILENT}:{daemon.worker}", DAEMON_SILENT, text, now)

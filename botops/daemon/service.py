@@ -34,7 +34,12 @@ from starlette.applications import Starlette
 from botops import __version__
 from botops.clock import Clock
 from botops.config import Settings
-from botops.daemon.alerting import alert_failed_sends, alert_rejected, alert_sync
+from botops.daemon.alerting import (
+    alert_failed_sends,
+    alert_rejected,
+    alert_silent_daemons,
+    alert_sync,
+)
 from botops.daemon.heap import freeze_startup_heap
 from botops.daemon.http import Readiness, build_app
 from botops.daemon.leader import Leadership, LeadershipError, leadership_for
@@ -235,6 +240,8 @@ class Service:
             await asyncio.to_thread(alert_rejected, rt.engine, reload.problems, tz, now)
         try:
             await self._cancel_withdrawn(rt)  # a wrong message: stop it before anything else
+            tz, now = self._settings.timezone, self._clock.now()
+            await asyncio.to_thread(alert_silent_daemons, rt.engine, rt.worker, tz, now)
             await self._process_callbacks(rt)
             await asyncio.to_thread(rt.cycle.plan)  # database work off the event loop
             started = self._clock.now()

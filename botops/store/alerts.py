@@ -23,6 +23,7 @@ SYNC_RECOVERED = "sync_recovered"  # the first complete sync after that
 PLAYBOOKS_REJECTED = "playbooks_rejected"  # an invalid playbook change was not applied
 SENDS_FAILED = "sends_failed"  # WeCom refused sends of a dispatch round (at most one an hour)
 CALLBACK_GIVEN_UP = "callback_given_up"  # handling a stored callback failed for hours
+DAEMON_SILENT = "daemon_silent"  # a replica stopped without a clean shutdown
 
 
 def record_alert(session: Session, key: str, kind: str, text: str, now: datetime) -> bool:

@@ -35,6 +35,12 @@ def forget_gone(session: Session, before: datetime) -> int:
     return deleted
 
 
+def silent_daemons(session: Session, before: datetime) -> list[DaemonSeen]:
+    """Daemons whose last heartbeat is older than `before`."""
+    query = select(DaemonSeen).where(col(DaemonSeen.seen_at) < before)
+    return list(session.exec(query.order_by(col(DaemonSeen.seen_at))))
+
+
 def daemons_seen(session: Session) -> list[DaemonSeen]:
     """Every daemon with a heartbeat, the leader first, then the most recently seen."""
     rows = session.exec(select(DaemonSeen).order_by(col(DaemonSeen.seen_at).desc()))

@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 
 from botops.simulator.faults import Fault
+from botops.store.daemons import beat
+from botops.store.db import open_database, session
 from botops.store.models import SendState
 from tests.daemon.service_support import (
     ADD,
@@ -250,5 +252,30 @@ def test_ops_hear_when_wecom_refuses_sends_once_an_hour_at_most(
         assert "> refused / first → Refuse群0：WeCom" in content
         assert "40058" in content
         assert "second" not in content
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+
+
+def test_ops_hear_of_a_replica_that_stopped_without_a_clean_shutdown(tmp_path: Path) -> None:
+    """A replica was killed (OOM, kill -9) ten minutes ago: its heartbeat row is stale. The
+    next leader alerts it once."""
+    with project_on(tmp_path, seed(1, "Gone", 1), f"sqlite:///{tmp_path / 'botops.db'}") as project:
+        project.sim.add_robot("ops-robot-key")
+        engine = open_database(project.database_url)
+        try:
+            with session(engine) as s:
+                gone = utcnow() - timedelta(minutes=10)
+                beat(s, "pod-old:7:dead", "leader", "0.1.0", gone - timedelta(hours=1), gone)
+        finally:
+            engine.dispose()
+        daemon = project.daemon(
+            "d", BOTOPS_ALERTS__ROBOT_KEY="ops-robot-key", BOTOPS_REPORTS__DIGEST_AT="null"
+        )
+        [alert] = wait_until(project.sim.robot_messages, 30, "the crashed replica alerted")
+        content = alert.body["markdown"]["content"]
+        assert content.startswith("**botops: 一个 botops 进程没有正常退出**")
+        assert "pod-old:7:dead（主节点" in content
+        time.sleep(2)  # more planning rounds: once only
+        assert len(project.sim.robot_messages()) == 1
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from botops.store.daemons import beat, daemons_seen, forget_gone, leave
+from botops.store.daemons import beat, daemons_seen, forget_gone, leave, silent_daemons
 from botops.store.db import session
 from tests.helpers import local
 
@@ -44,3 +44,11 @@ def test_a_clean_shutdown_leaves_and_a_crashed_one_is_forgotten_later(engine: En
         leave(s, "a:1:x")
         assert forget_gone(s, NOW - timedelta(days=1)) == 1
     assert [w for w, *_ in seen(engine)] == ["c:3:z"]
+
+
+def test_silent_daemons_are_those_not_seen_since(engine: Engine) -> None:
+    with session(engine) as s:
+        beat(s, "a:1:x", "leader", "0.1.0", NOW, NOW)
+        beat(s, "b:2:y", "standby", "0.1.0", NOW, NOW - timedelta(minutes=3))
+    with session(engine) as s:
+        assert [d.worker for d in silent_daemons(s, NOW - timedelta(minutes=2))] == ["b:2:y"]
