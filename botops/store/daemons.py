@@ -1,5 +1,6 @@
 """The running daemons' heartbeats (`daemons`): written by each `botops run`, read by
-`botops status`."""
+`botops status` and by the leader, which alerts a replica gone silent
+(botops.daemon.alerting)."""
 
 from __future__ import annotations
 
