@@ -23,8 +23,10 @@ COPY --from=build /opt/botops /opt/botops
 # An empty config file: settings come from BOTOPS_* variables unless you mount your own here.
 COPY deploy/image-config.yaml /etc/botops/config.yaml
 
-# sops/ and templates/ are not in the image: mount them from the ops git checkout (read-only;
-# the daemon reloads them when they change). Without them `botops run` stops with a clear error.
+# The playbooks are not in the image: mount the ops git checkout at /srv/botops (read-only; the
+# daemon reloads sops/ and templates/ when they change). The whole checkout, not sops/ and
+# templates/ alone: attachments are files relative to the playbooks (`../assets/...`). Without
+# them `botops run` stops with a clear error.
 # Time zones: every schedule is computed with zoneinfo in the `timezone` setting (default
 # Asia/Shanghai; the tzdata wheel installed above is there if the system has no database),
 # never in the host's or the container's local time, so a container in UTC still sends 07:30

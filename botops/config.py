@@ -31,7 +31,7 @@ from ruamel.yaml.error import YAMLError
 
 from botops.errors import ConfigError
 from botops.planning.policy import PolicySettings, SendPolicy
-from botops.playbook.model import InactivityRule, validate_timezone
+from botops.playbook.model import DEFAULT_TIMEZONE, InactivityRule, validate_timezone
 from botops.playbook.types import Duration, LocalTime, PositiveDuration
 
 ENV_PREFIX = "BOTOPS_"
@@ -193,7 +193,7 @@ class ReportSettings(Section):
 
 
 class Settings(Section):
-    timezone: Annotated[str, BeforeValidator(validate_timezone)] = "Asia/Shanghai"
+    timezone: Annotated[str, BeforeValidator(validate_timezone)] = DEFAULT_TIMEZONE
     sops_dir: Path = Path("sops")
     templates_dir: Path = Path("templates")
     data_dir: Path = Path("data")
@@ -245,14 +245,17 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
 
 
 def _config_path(path: Path | None, environ: Mapping[str, str]) -> Path | None:
-    if path is None and environ.get("BOTOPS_CONFIG"):
+    if path is not None:  # given by the caller: `botops --config FILE`
+        if not path.is_file():
+            raise ConfigError("--config", f"no such file: {path}")
+        return path
+    if environ.get("BOTOPS_CONFIG"):
         path = Path(environ["BOTOPS_CONFIG"])
-    if path is None:
-        default = Path("config.yaml")
-        return default if default.is_file() else None
-    if not path.is_file():
-        raise ConfigError("BOTOPS_CONFIG", f"config file {path} does not exist")
-    return path
+        if not path.is_file():
+            raise ConfigError("BOTOPS_CONFIG", f"config file {path} does not exist")
+        return path
+    default = Path("config.yaml")
+    return default if default.is_file() else None
 
 
 def _read_file(path: Path) -> dict[str, Any]:

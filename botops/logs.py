@@ -4,6 +4,7 @@ secrets redacted last, just before rendering."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
@@ -15,10 +16,15 @@ from botops.wecom.redact import install_stdlib_redaction, redact_secrets
 
 class _Stderr:
     """Writes to whatever `sys.stderr` is at the time: a stream bound at configure time goes
-    stale when someone (a test harness, an embedding program) swaps it."""
+    stale when someone (a test harness, an embedding program) swaps it.
+
+    A line that cannot be written (the reader of a pipe went away: `botops run | head`, a log
+    collector restarted) is dropped: a log line must never stop the work it describes, such
+    as recording a send WeCom has just created."""
 
     def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        with contextlib.suppress(OSError, ValueError):  # a broken pipe, a full disk, closed
+            print(message, file=sys.stderr, flush=True)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 

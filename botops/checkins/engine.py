@@ -4,10 +4,14 @@ Runs in the caller's session (one transaction: the caller commits). The ledger's
 indexes are the last word: if another replica scored the same message, or the member's day,
 between our read and our write, the insert is ignored and the message is evaluated again
 against the history that now includes it — so the same message processed twice scores once.
+A streak bonus is one row per length, unique per member: when two of a member's messages,
+scored at once, both reach 7 days, the second bonus row is ignored and its decision reports
+no bonus — the bonus is paid once whatever the interleaving.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -35,17 +39,22 @@ def apply(
     now: datetime,
     *,
     not_before: date | None = None,
+    not_after: date | None = None,
 ) -> Decision:
-    """Score `message` under `playbook`'s check-in `rule` and record what it earned."""
+    """Score `message` under `playbook`'s check-in `rule` and record what it earned.
+    `not_before` / `not_after`: the challenge's first and last day (rules.evaluate)."""
     for _ in range(ATTEMPTS):
         past = ledger.history(session, message.sender_id, message.chat_id, playbook)
-        decision = evaluate(rule, tz, message, past, not_before=not_before)
+        decision = evaluate(rule, tz, message, past, not_before=not_before, not_after=not_after)
         if not decision.scored:
             return decision
         primary, *bonus = entries(decision, playbook, message, now)
         if ledger.record(session, [primary]):
-            ledger.record(session, bonus)
-            return decision
+            paid = {entry.milestone for entry in ledger.record(session, bonus)}
+            # Only the bonus rows written are this message's: another of the member's
+            # messages, scored at the same time, may have reached the same length first.
+            kept = tuple(b for b in decision.bonuses if b[0] in paid)
+            return replace(decision, bonuses=kept)
         if ledger.msgid_scored(session, playbook, message.msgid):
             # The same msgid already scored for another member or group: not a message
             # WeCom would send twice, so it is bad input, and it never scores twice either.
@@ -58,11 +67,14 @@ def entries(
     decision: Decision, playbook: str, message: Message, now: datetime
 ) -> list[LedgerEntry]:
     """The ledger rows a scoring decision writes: the check-in or make-up first, then its
-    streak bonus (one row for every length reached by this message)."""
+    streak bonuses (one row for every length reached by this message, shortest first: two
+    messages inserting the same lengths take their unique-index locks in the same order)."""
     assert decision.credited_day is not None
     reason = LedgerReason.CHECKIN if decision.outcome is Outcome.CHECKIN else LedgerReason.MAKEUP
 
-    def row(reason: LedgerReason, day: date, points: int, note: str) -> LedgerEntry:
+    def row(
+        reason: LedgerReason, day: date, points: int, note: str, milestone: int | None = None
+    ) -> LedgerEntry:
         return LedgerEntry(
             member_id=message.sender_id,
             member_name=message.sender_name,
@@ -74,11 +86,11 @@ def entries(
             source_msgid=message.msgid,
             created_at=now,
             note=note,
+            milestone=milestone,
         )
 
     rows = [row(reason, decision.credited_day, decision.points, f"streak {decision.streak}")]
-    if decision.bonus:
-        lengths = ", ".join(str(n) for n in decision.bonus_streaks)
-        note = f"streak bonus: {lengths} days"
-        rows.append(row(LedgerReason.STREAK_BONUS, decision.day, decision.bonus, note))
+    for length, points in decision.bonuses:
+        note = f"streak bonus: {length} days"
+        rows.append(row(LedgerReason.STREAK_BONUS, decision.day, points, note, length))
     return rows

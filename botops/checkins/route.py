@@ -2,8 +2,10 @@
 
 A group's playbook scores check-ins when it is enabled, has a `checkin` rule, its audience
 matches the stored group (tags, owner, name...) and the group has a Day 1 for it: it is
-enrolled, or the playbook's anchor is a fixed date or the group's creation. Runs in the
-caller's session (one transaction: the caller commits).
+enrolled, or the playbook's anchor is a fixed date or the group's creation. Only messages
+sent from Day 1 to the playbook's last day (`duration_days`) score; one outside them is
+decided NOT_STARTED or FINISHED (rules.evaluate), so a reply and the ingest tally can say
+why. Runs in the caller's session (one transaction: the caller commits).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from botops.checkins.engine import apply
 from botops.checkins.message import Message
 from botops.checkins.rules import Decision
 from botops.metrics import CHECKINS
-from botops.planning.targets import Target, matches
+from botops.planning.targets import Target, day_one, matches
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
 from botops.store.activity import record_message
@@ -61,12 +63,19 @@ def score(
     record_message(session, message, ZoneInfo(tz_default))  # activity counts every message
     decisions = []
     for playbook in library.playbooks:
-        day_one = active_since(playbook, target, tz_default)
-        if day_one is None or playbook.checkin is None:
+        first = active_since(playbook, target, tz_default)
+        if first is None or playbook.checkin is None:
             continue
         tz = ZoneInfo(playbook.timezone or tz_default)
         decision = apply(
-            session, playbook.id, playbook.checkin, tz, message, now, not_before=day_one
+            session,
+            playbook.id,
+            playbook.checkin,
+            tz,
+            message,
+            now,
+            not_before=first,
+            not_after=playbook_last_day(playbook, first),
         )
         CHECKINS.labels(playbook.id, str(decision.outcome)).inc()
         log.info(
@@ -77,7 +86,7 @@ def score(
             outcome=str(decision.outcome),
             points=decision.total,
         )
-        decisions.append(Scored(playbook, target, day_one, decision))
+        decisions.append(Scored(playbook, target, first, decision))
     return decisions
 
 
@@ -90,22 +99,16 @@ def active_since(playbook: Playbook, target: Target, tz_default: str) -> date | 
 
 def playbook_day_one(playbook: Playbook, target: Target, tz_default: str) -> date | None:
     """The group's Day 1 under `playbook` when the playbook runs for it (enabled, audience
-    matching, a Day 1 known), else None; with or without a check-in rule. The anchor kind
-    decides, in the planner's order (planning.planner._anchor): a fixed date, the group's
-    creation, else its recorded enrolment."""
-    if not playbook.enabled:
+    matching, a Day 1 known), else None; with or without a check-in rule. Day 1 is the
+    planner's (planning.targets.day_one): a fixed date, the group's creation, else its
+    recorded enrolment."""
+    if not playbook.enabled or not matches(playbook.audience, target):
         return None
-    if not matches(playbook.audience, target):
-        return None
-    if isinstance(playbook.anchor, date):
-        return playbook.anchor
-    if playbook.anchor == "group_created" and target.created_at is not None:
-        return target.created_at.astimezone(ZoneInfo(playbook.timezone or tz_default)).date()
-    return target.enrolled.get(playbook.id)
+    return day_one(playbook, target, ZoneInfo(playbook.timezone or tz_default))
 
 
-def playbook_last_day(playbook: Playbook, day_one: date) -> date | None:
-    """The group's last day under `playbook` (None: it runs on)."""
+def playbook_last_day(playbook: Playbook, first: date) -> date | None:
+    """The group's last day under `playbook`, Day 1 being `first` (None: it runs on)."""
     if playbook.duration_days is None:
         return None
-    return day_one + timedelta(days=playbook.duration_days - 1)
+    return first + timedelta(days=playbook.duration_days - 1)

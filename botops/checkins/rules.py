@@ -7,13 +7,18 @@ a *local* day in the playbook's timezone, so 23:59 and 00:01 are two days, whate
 The order of the checks, first match wins:
 
     msgid already scored            -> DUPLICATE            (a redelivery never scores twice)
-    make-up keyword (rule.makeup)   -> MAKEUP, or MAKEUP_REFUSED (no missed day / allowance)
+    make-up keyword (rule.makeup)   -> NOT_STARTED / FINISHED (sent before Day 1 / after the
+                                       last day), else MAKEUP, or MAKEUP_REFUSED (no missed
+                                       day / allowance)
     no keyword and no regex match   -> NOT_CHECKIN
+    sent before Day 1               -> NOT_STARTED
+    sent after the last day         -> FINISHED
     outside the daily window        -> OUTSIDE_WINDOW
     today already counted           -> ALREADY_CHECKED_IN
     otherwise                       -> CHECKIN (+ streak bonuses newly reached)
 
-A make-up is not bound by the window: it is late by definition. A streak is the run of
+A make-up is not bound by the window: it is late by definition. It is bound by the
+challenge's days: sent within them, filling no day before Day 1. A streak is the run of
 consecutive local days (make-up days included) through the day just added; a streak bonus is
 paid once, when the member's streak first reaches its length — so it is due exactly when the
 longest run before this message was shorter than the threshold and the new run is not.
@@ -42,6 +47,8 @@ class Outcome(StrEnum):
     MAKEUP_REFUSED = "makeup_refused"
     CHECKIN = "checkin"
     MAKEUP = "makeup"
+    NOT_STARTED = "not_started"  # a check-in or make-up sent before the group's Day 1
+    FINISHED = "finished"  # one sent after the playbook's last day (duration_days)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +71,8 @@ class Decision:
     day: date  # the message's local day
     points: int = 0  # for the check-in or the make-up
     credited_day: date | None = None  # the day that counts: `day`, or the day a make-up fills
-    bonus: int = 0  # streak bonuses newly reached
-    bonus_streaks: tuple[int, ...] = ()  # their lengths, e.g. (7,) or (7, 21)
+    # Streak bonuses newly reached: (length, points), shortest first, e.g. ((7, 30), (21, 100)).
+    bonuses: tuple[tuple[int, int], ...] = ()
     streak: int = 0  # the streak through `credited_day` once it is counted
     detail: str = ""
     matched: tuple[str, ...] = ()  # the keywords (or "regex") that matched
@@ -73,6 +80,16 @@ class Decision:
     @property
     def scored(self) -> bool:
         return self.outcome in (Outcome.CHECKIN, Outcome.MAKEUP)
+
+    @property
+    def bonus(self) -> int:
+        """The streak-bonus points."""
+        return sum(points for _, points in self.bonuses)
+
+    @property
+    def bonus_streaks(self) -> tuple[int, ...]:
+        """The streak lengths the bonus is for, e.g. (7,) or (7, 21)."""
+        return tuple(length for length, _ in self.bonuses)
 
     @property
     def total(self) -> int:
@@ -90,9 +107,11 @@ def evaluate(
     history: MemberHistory,
     *,
     not_before: date | None = None,
+    not_after: date | None = None,
 ) -> Decision:
-    """What `message` is worth. `not_before` (e.g. the member's Day 1) bounds how far back a
-    make-up may reach: no filling days before the challenge began."""
+    """What `message` is worth. `not_before` and `not_after` are the challenge's first and
+    last local days (the group's Day 1, the playbook's last day; None: unbounded): nothing
+    sent outside them scores, and a make-up fills no day before Day 1."""
     local = message.sent_at.astimezone(tz)
     today = local.date()
     if message.msgid in history.msgids:
@@ -100,10 +119,16 @@ def evaluate(
     if rule.makeup is not None:
         makeup_words = _keywords_in(message.text, rule.makeup.keywords)
         if makeup_words:
+            outside = _outside_days(today, not_before, not_after, makeup_words)
+            if outside is not None:
+                return outside
             return _makeup(rule, today, history, makeup_words, not_before)
     matched = _matches(rule, message.text)
     if not matched:
         return Decision(Outcome.NOT_CHECKIN, today)
+    outside = _outside_days(today, not_before, not_after, matched)
+    if outside is not None:
+        return outside
     window = rule.window
     if window is not None and not window.start <= local.time() < window.end:
         detail = f"{local:%H:%M} is outside {window.start:%H:%M}-{window.end:%H:%M}"
@@ -111,6 +136,19 @@ def evaluate(
     if today in history.days:
         return Decision(Outcome.ALREADY_CHECKED_IN, today, credited_day=today, matched=matched)
     return _credit(Outcome.CHECKIN, rule, today, today, rule.points, history, matched)
+
+
+def _outside_days(
+    today: date, first: date | None, last: date | None, matched: tuple[str, ...]
+) -> Decision | None:
+    """NOT_STARTED before Day 1, FINISHED after the last day; None within the challenge."""
+    if first is not None and today < first:
+        detail = f"the challenge starts on {first.isoformat()}"
+        return Decision(Outcome.NOT_STARTED, today, detail=detail, matched=matched)
+    if last is not None and today > last:
+        detail = f"the challenge ended on {last.isoformat()}"
+        return Decision(Outcome.FINISHED, today, detail=detail, matched=matched)
+    return None
 
 
 def _makeup(
@@ -157,15 +195,16 @@ def _credit(
     streak = run_through(history.days | {credited}, credited)
     best_before = longest_run(history.days)
     reached = tuple(
-        sorted(n for n, bonus in rule.streak_bonus.items() if best_before < n <= streak and bonus)
+        (n, bonus)
+        for n, bonus in sorted(rule.streak_bonus.items())
+        if best_before < n <= streak and bonus
     )
     return Decision(
         outcome,
         today,
         points=points,
         credited_day=credited,
-        bonus=sum(rule.streak_bonus[n] for n in reached),
-        bonus_streaks=reached,
+        bonuses=reached,
         streak=streak,
         matched=matched,
     )

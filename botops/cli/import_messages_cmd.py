@@ -34,6 +34,8 @@ WHY_NOT_SCORED = {
     Outcome.NOT_CHECKIN: "not a check-in (no keyword matched)",
     Outcome.DUPLICATE: "scored before",
     Outcome.OUTSIDE_WINDOW: "outside the check-in window",
+    Outcome.NOT_STARTED: "before the challenge's Day 1",
+    Outcome.FINISHED: "after the challenge's last day",
     Outcome.ALREADY_CHECKED_IN: "already checked in that day",
     Outcome.MAKEUP_REFUSED: "make-up refused",
     UNKNOWN_GROUP: "in a group botops does not know (run botops sync)",

@@ -43,15 +43,17 @@ def register(sub: Any) -> None:
         "                     [--output FILE] [--today YYYY-MM-DD]\n"
         "       %(prog)s adjust MEMBER POINTS --reason TEXT [--group CHAT_ID] [--playbook ID]",
         help="the points leaderboard and totals; `points adjust` records a correction",
-        description="Members ranked by points, then current streak, then name, from the "
-        "points ledger. `botops points adjust` adds a manual correction.",
+        description="Members ranked by points, then current streak, from the points ledger; "
+        "members equal on both share a rank (1, 1, 3) and are listed by name. "
+        "`botops points adjust` adds a manual correction.",
     )
     _scope_options(parser, None, "only")
     parser.add_argument(
         "--top",
         type=common.whole_number(1),
         metavar="N",
-        help="only the first N members (default: all)",
+        help="only the members ranked N or better: the first N and anyone tied with the last "
+        "of them (default: all)",
     )
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument(
@@ -66,7 +68,8 @@ def register(sub: Any) -> None:
     parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS)
     parser.set_defaults(handler=run_board)
 
-    actions = parser.add_subparsers(dest="points_command", metavar="ACTION")
+    # prog: argparse would build it from the custom usage above, garbling adjust's usage.
+    actions = parser.add_subparsers(dest="points_command", metavar="ACTION", prog=parser.prog)
     adjust = actions.add_parser(
         "adjust",
         help="add or take away points by hand (one more ledger row)",
@@ -107,32 +110,29 @@ def run_board(args: argparse.Namespace) -> int:
             common.write_output(args.output, note + "\n")
             return 0
         print(note, file=sys.stderr)  # keep standard output a valid (empty) document
-    shown = rows[: args.top] if args.top else rows
+    shown = ledger.within_top(rows, args.top) if args.top else rows
     if args.format == "json":
-        text = json.dumps(
-            [_record(i, r) for i, r in enumerate(shown, 1)], ensure_ascii=False, indent=2
-        )
+        text = json.dumps([_record(r) for r in shown], ensure_ascii=False, indent=2)
         common.write_output(args.output, text + "\n")
     elif args.format == "csv":
         common.write_output(args.output, _csv(shown), bom=True)
     else:
         heading = f"Points{scope}; streaks as of {today} ({tz.key})"
         total = sum(r.points for r in rows)
-        count = (
-            f"{len(rows)} member(s)"
-            if len(shown) == len(rows)
-            else f"top {len(shown)} of {len(rows)} member(s)"
-        )
+        count = f"{len(rows)} member(s)"
+        if len(shown) < len(rows):
+            ties = f", {len(shown)} shown with ties" if len(shown) != args.top else ""
+            count = f"top {args.top} of {count}{ties}"
         common.write_output(
             args.output, f"{heading}\n{_table(shown)}{count}; {total} points in total\n"
         )
     return 0
 
 
-def _record(rank: int, row: ledger.Standing) -> dict[str, Any]:
+def _record(row: ledger.Standing) -> dict[str, Any]:
     """One leaderboard row; the keys are FIELDS, in that order (JSON and CSV alike)."""
     return {
-        "rank": rank,
+        "rank": row.rank,
         "name": row.name,
         "member_id": row.member_id,
         "points": row.points,
@@ -145,12 +145,12 @@ def _csv(rows: Sequence[ledger.Standing]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_record(i, r) for i, r in enumerate(rows, 1))
+    writer.writerows(_record(r) for r in rows)
     return buffer.getvalue()
 
 
 def _table(rows: Sequence[ledger.Standing]) -> str:
-    cells = [[clean(str(v)) for v in _record(i, r).values()] for i, r in enumerate(rows, 1)]
+    cells = [[clean(str(v)) for v in _record(r).values()] for r in rows]
     return "\n".join(columns(FIELDS, cells, numeric={0, 3, 4, 5})) + "\n"
 
 

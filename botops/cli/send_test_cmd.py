@@ -1,5 +1,10 @@
 """`botops send-test`: render one step for one group and send it NOW, to check it on a phone.
 
+The step is rendered as the campaign would send it to that group on day N (`--day`, default:
+the step's first occurrence): Day 1 as the planner has it for the group, the day's
+occurrence (the n-th lecture) and scheduled time. A day a `day`/`days` step does not list is
+refused; a weekday or cron step is rendered as its next occurrence from day N.
+
     botops send-test checkin-100days milestone --group wrOg...AAAA --day 7
     botops send-test flash-sale open --group wrOg...EEEE --to wrStaffTestGroup --via robot
 
@@ -7,7 +12,9 @@
 send it reaches the group only after the group's owner confirms it in the WeCom client, so
 the command says who must confirm. `--via robot` posts at once through the group robot of
 `--to` (wecom.robot_keys_file, else alerts.robot_key). With no WeCom credentials it all runs
-against the built-in simulator.
+against the built-in simulator. With credentials `--to` is required, whatever `wecom.api_base`
+is (a proxy or mirror reaches the same customers): without it the test would go to `--group`,
+a customer group.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from botops.cli import common
+from botops.cli.wecom_guard import may_reach_customers
 from botops.clock import Clock, SystemClock
 from botops.config import Settings
 from botops.errors import BotopsError, TargetsError
-from botops.planning.render_one import render_step
+from botops.planning.render_one import RenderedMessage, render_step
 from botops.planning.sends import send_key
 from botops.planning.targets import Target, load_targets
 from botops.playbook.library import PlaybookLibrary
@@ -54,7 +62,10 @@ def register(sub: Any) -> None:
         "--group", required=True, metavar="CHAT_ID", help="render the message for this group"
     )
     parser.add_argument(
-        "--to", metavar="CHAT_ID", help="send it to this group instead (default: --group)"
+        "--to",
+        metavar="CHAT_ID",
+        help="the test group to send it to (required with WeCom credentials; on the built-in "
+        "simulator the default is --group)",
     )
     parser.add_argument(
         "--via",
@@ -66,7 +77,8 @@ def register(sub: Any) -> None:
         "--day",
         type=int,
         metavar="N",
-        help="render as day N (default: the step's first scheduled day, else 1)",
+        help="render as day N (a weekday or cron step: its next occurrence from day N;"
+        " default: the step's first occurrence)",
     )
     parser.add_argument(
         "--groups",
@@ -88,6 +100,12 @@ class _Test:
 
 def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
+    if may_reach_customers(settings) and args.to is None:  # --group is a customer group
+        raise SystemExit(
+            "botops send-test: against real WeCom, name the test group with --to CHAT_ID "
+            f"(credentials are set, wecom.api_base is {settings.wecom.api_base}: without --to "
+            f"the message would go to --group {args.group}, the customers' group)"
+        )
     clock = SystemClock()
     test = _prepare(args, settings, clock)
     return asyncio.run(_send(args, settings, clock, test))
@@ -107,15 +125,20 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
             f"unknown group --to {to_id!r} (its owner sends the task): {_where(args)}"
         )
     now = clock.now()
-    anchor = now.astimezone(ZoneInfo(settings.timezone)).date()
     try:
+        # Day 1 as the daemon has it for this group; a group not yet enrolled enrols today.
         message = render_step(
-            library, playbook_id, args.step, groups[args.group], day=args.day, anchor=anchor
+            library,
+            playbook_id,
+            args.step,
+            groups[args.group],
+            day=args.day,
+            now=now,
+            timezone=settings.timezone,
         )
     except TemplateProblem as exc:
         raise BotopsError(f"{playbook_id}/{args.step}: {exc}") from None
-    if args.day is None:
-        print(f"rendered as day {message.day}, the step's first scheduled day (--day N)")
+    print(_rendered_as(message, args.day))
     source = next(s for s in library.sourced if s.playbook.id == playbook_id)
     step = next(s for s in source.playbook.steps if s.id == args.step)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
@@ -132,6 +155,19 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
         expires_at=now + (step.expires_after or settings.send_policy.expires_after),
     )
     return _Test(outgoing, to)
+
+
+def _rendered_as(message: RenderedMessage, day: int | None) -> str:
+    """What was rendered: `rendered as day 8: 2026-12-15 20:00, occurrence 2`."""
+    line = f"rendered as day {message.day}"
+    if day is None:
+        line += ", the step's first occurrence (--day N)"
+    elif message.day != day:
+        line += f", its next occurrence from day {day}"
+    line += f": {message.local_time:%Y-%m-%d %H:%M}"
+    if message.occurrence is not None:
+        line += f", occurrence {message.occurrence}"
+    return line
 
 
 def _playbook_id(library: PlaybookLibrary, given: str) -> str:

@@ -94,6 +94,7 @@ class Cycle:
             inserted=report.inserted,
             updated=report.updated,
             cancelled=len(report.cancelled),
+            revived=len(report.revived),
         )
         return report
 

@@ -2,7 +2,8 @@
 
 GET  /healthz            the process is alive (liveness probe)
 GET  /readyz             JSON: database, scheduler, role (leader/standby), WeCom token;
-                         200 when all pass, else 503 (readiness probe)
+                         200 when the database and scheduler pass ("degraded" when only the
+                         WeCom token fails), else 503 (readiness probe)
 GET  /metrics            Prometheus text (botops.metrics, botops.daemon.store_metrics)
 GET/POST /wecom/callback WeCom events (botops.webhook.app)
 GET/POST /wecom/aibot    AI-bot messages (botops.webhook.aibot_app)
@@ -36,7 +37,14 @@ log = structlog.get_logger()
 # The routes whose count and latency are measured; any other path under them is "other", so
 # a scanner cannot blow up the metrics' label set.
 INBOUND = ("/wecom/callback", "/wecom/aibot", "/ingest/messages")
-TOKEN_TIMEOUT_SECONDS = 5.0
+# A probe waits at most this long for WeCom (well inside the probes' 3 s timeouts), and a
+# token check's answer serves the probes of the next TOKEN_CHECK_EVERY seconds.
+TOKEN_TIMEOUT_SECONDS = 1.0
+TOKEN_CHECK_EVERY = 15.0
+# What readiness needs. The WeCom token is reported but not required: with WeCom down or a
+# wrong secret every replica would otherwise leave the Service, and the routes that need no
+# token (callbacks, AI bot, ingest) would be dropped with it.
+REQUIRED = ("database", "scheduler")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,15 +58,16 @@ class Readiness:
     is_leader: Callable[[], bool]
 
 
-async def readiness(ready: Readiness) -> tuple[bool, dict[str, Any]]:
+async def readiness(ready: Readiness, token: TokenCheck) -> tuple[bool, dict[str, Any]]:
     checks = {
         "database": await asyncio.to_thread(_database_ok, ready.engine),
         "scheduler": "ok" if ready.scheduler_running() else "not running",
-        "wecom_token": await _token_ok(ready.client),
+        "wecom_token": await token.result(),
     }
-    ok = all(v == "ok" for v in checks.values())
+    ok = all(checks[name] == "ok" for name in REQUIRED)
+    degraded = ok and any(v != "ok" for v in checks.values())
     return ok, {
-        "status": "ready" if ok else "not ready",
+        "status": "degraded" if degraded else "ready" if ok else "not ready",
         "leader": ready.is_leader(),
         "role": "leader" if ready.is_leader() else "standby",
         "worker": ready.worker,
@@ -75,24 +84,63 @@ def _database_ok(engine: Engine) -> str:
     return "ok"
 
 
-async def _token_ok(client: WeComClient) -> str:
-    """A cached token answers at once; only an expired one costs a WeCom call."""
-    try:
-        async with asyncio.timeout(TOKEN_TIMEOUT_SECONDS):
-            await client.get_token()
-    except TimeoutError:
-        return "error: timed out"
-    except BotopsError as exc:
-        return f"error: {exc}"
-    return "ok"
+class TokenCheck:
+    """Whether a WeCom token is obtainable, cheap enough for every probe.
+
+    One check runs at a time, and its answer is reused for `every` seconds: probes never pile
+    up WeCom calls (a wrong secret would otherwise cost a gettoken per probe). A probe waits
+    at most `timeout` for a check in flight; the check goes on, and a later probe reads it.
+    """
+
+    def __init__(
+        self,
+        client: WeComClient,
+        *,
+        timeout: float = TOKEN_TIMEOUT_SECONDS,
+        every: float = TOKEN_CHECK_EVERY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._every = every
+        self._monotonic = monotonic
+        self._last: tuple[float, str] | None = None  # (when it was answered, the answer)
+        self._running: asyncio.Task[str] | None = None
+
+    async def result(self) -> str:
+        last = self._last
+        if last is not None and self._monotonic() - last[0] < self._every:
+            return last[1]
+        if self._running is None or self._running.done():
+            self._running = asyncio.create_task(self._check())
+        task = self._running
+        done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        if task in done and not task.cancelled():
+            return task.result()
+        waited = f"error: no answer from WeCom within {self._timeout:g} s (still asking)"
+        return waited if last is None else f"{waited}; the last answer: {last[1]}"
+
+    async def _check(self) -> str:
+        """A cached token answers at once; only an expired one costs a WeCom call."""
+        try:
+            await self._client.get_token()
+            answer = "ok"
+        except BotopsError as exc:
+            answer = f"error: {exc}"
+        except Exception as exc:  # a probe must answer, whatever the client raised
+            answer = f"error: {type(exc).__name__}: {exc}"
+        self._last = (self._monotonic(), answer)
+        return answer
 
 
 def build_app(ready: Readiness, inbound: list[Route]) -> Starlette:
+    token = TokenCheck(ready.client)
+
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        ok, body = await readiness(ready)
+        ok, body = await readiness(ready, token)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_page(_: Request) -> Response:

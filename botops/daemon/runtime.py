@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from botops.clock import Clock
 from botops.config import Settings
 from botops.daemon.cycle import Cycle
-from botops.outbox.dispatcher import Dispatcher, OutboxRecorder
+from botops.outbox.dispatcher import Dispatcher, OutboxRecorder, StillLeader
 from botops.playbook.library import PlaybookLibrary
 from botops.senders.wecom_mass import WeComMassSender
 from botops.store.db import open_database
@@ -54,8 +54,10 @@ async def runtime(
     *,
     sleep: Sleep = asyncio.sleep,
     monotonic: Monotonic = time.monotonic,
+    still_leader: StillLeader | None = None,
 ) -> AsyncIterator[Runtime]:
-    """`sleep` and `monotonic` pace WeCom retries and rate limits (see `connect`)."""
+    """`sleep` and `monotonic` pace WeCom retries and rate limits (see `connect`);
+    `still_leader` is asked before each batch of sends (see Dispatcher)."""
     engine = open_database(settings.database_url)
     try:
         async with connect(settings, clock, sleep=sleep, monotonic=monotonic) as wecom:
@@ -76,6 +78,7 @@ async def runtime(
                 library=library,
                 policy=settings.send_policy,
                 settle=settings.daemon.reconcile_after,
+                still_leader=still_leader,
             )
             tracker = TaskTracker(
                 wecom.client, engine, clock, TrackingPolicy.from_settings(settings.tracking)

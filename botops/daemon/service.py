@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import functools
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
@@ -47,7 +50,7 @@ from botops.daemon.reload import PlaybookSource, ReloadStatus
 from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.daemon.ticks import first_tick_on_system_clock
-from botops.errors import Problem, WeComError
+from botops.errors import BotopsError, Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
 from botops.senders.alerts import send_alerts
@@ -62,13 +65,39 @@ from botops.sync.report import SyncReport
 from botops.webhook.aibot_app import aibot_routes
 from botops.webhook.app import callback_routes
 from botops.webhook.ingest import ingest_routes
-from botops.webhook.process import Handlers, process_pending
+from botops.webhook.process import Handlers, SingleFlight, process_pending
 
 log = structlog.get_logger()
 
 LEADERSHIP_EVERY_SECONDS = 5  # also the heartbeat's period (botops status)
 FORGET_DAEMONS_AFTER = timedelta(days=1)  # a crashed replica's heartbeat row, then deleted
 CANCEL_GRACE_SECONDS = 5.0
+
+
+class PortUnavailable(BotopsError):
+    """server.host:server.port cannot be listened on (in use, not permitted, no such address)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, for uvicorn to serve on (as uvicorn binds its own)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart, not a clash
+        sock.bind((host, port))
+        sock.listen(2048)  # listening, not just bound: a second bind could still succeed
+    except OSError as exc:
+        sock.close()
+        hint = (
+            ": another process holds it (stop it, or set server.port / BOTOPS_SERVER__PORT)"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        raise PortUnavailable(
+            f"cannot listen on {host}:{port} (server.host, server.port): "
+            f"{(exc.strerror or str(exc)).lower()}{hint}"
+        ) from None
+    return sock
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -97,24 +126,32 @@ class Service:
         self._beat_failing = False  # the heartbeat's write failed last time (logged once)
 
     async def run(self) -> int:
+        # The port before anything else: a daemon that cannot serve must not lead, migrate,
+        # start jobs or write a heartbeat (status would show it as a crashed replica).
+        settings = self._settings
+        with listen(settings.server.host, settings.server.port) as sock:
+            return await self._run(sock)
+
+    async def _run(self, sock: socket.socket) -> int:
         settings = self._settings
         leadership = leadership_for(settings.database_url)  # SQLite: refuses a second daemon
         source = PlaybookSource(
             settings.sops_dir, settings.templates_dir, settings.policy, self._rejected, settle=True
         )
-        async with runtime(settings, self._clock, source.current) as rt:
+        still_leader = functools.partial(self._still_leading, leadership)
+        async with runtime(settings, self._clock, source.current, still_leader=still_leader) as rt:
             scheduler = self._scheduler(rt, source, leadership)
             gauges = watch_store(rt.engine)
             server = _EmbeddedServer(
                 uvicorn.Config(
-                    self._app(rt, scheduler),
+                    self._app(rt, scheduler, leadership),
                     host=settings.server.host,
                     port=settings.server.port,
                     log_level="warning",
                 )
             )
             freeze_startup_heap()
-            server_task = asyncio.create_task(server.serve())
+            server_task = asyncio.create_task(server.serve(sockets=[sock]))
             scheduler.start()
             self._install_signal_handlers()
             log.info(
@@ -177,11 +214,17 @@ class Service:
         scheduler.add_job(start, id="start")
         return scheduler
 
+    async def _still_leading(self, leadership: Leadership) -> bool:
+        """Asked before every leader job and every batch of sends: a partitioned ex-leader
+        must stop before a standby can take over."""
+        if self._leader and not await leadership.still_leader():
+            self._leader = False
+            log.error("daemon.leadership_lost")
+        return self._leader
+
     async def _lead(self, leadership: Leadership) -> None:
         if self._leader:
-            if not await leadership.still_leader():
-                self._leader = False
-                log.error("daemon.leadership_lost")
+            await self._still_leading(leadership)
         elif not self._stop.is_set():
             try:
                 acquired = await leadership.acquire()
@@ -214,10 +257,7 @@ class Service:
         async with self._busy:
             if self._stop.is_set():  # SIGTERM came while this job waited for the one before
                 return
-            # Checked right before acting: a partitioned ex-leader must not send.
-            if not await leadership.still_leader():
-                self._leader = False
-                log.error("daemon.leadership_lost")
+            if not await self._still_leading(leadership):
                 return
             try:
                 await work()
@@ -281,8 +321,11 @@ class Service:
                 rt.cycle.library, self._settings.timezone, daemon.callback_retry_after
             )
             handled = await process_pending(rt.engine, rt.wecom.client, self._clock, handlers)
+        except SQLAlchemyError as exc:  # the database is down: the next run tries again
+            log.error("daemon.callbacks_failed", error=f"database: {database_error(exc)}")
+            return
         except Exception as exc:  # never let callback handling stop planning or the server
-            log.error("daemon.callbacks_failed", error=str(exc))
+            log.error("daemon.callbacks_failed", error=str(exc) or repr(exc))
             return
         if handled:
             log.info("daemon.callbacks_processed", count=handled)
@@ -387,12 +430,15 @@ class Service:
         except TimeoutError:
             return False
 
-    def _app(self, rt: Runtime, scheduler: AsyncIOScheduler) -> Starlette:
-        async def process_callbacks() -> None:  # a coroutine function: Starlette awaits it
-            await self._process_callbacks(rt)
-
+    def _app(self, rt: Runtime, scheduler: AsyncIOScheduler, leadership: Leadership) -> Starlette:
+        # A stored callback wakes the leader's handling, one run at a time and as a leader job
+        # (never beside planning or the sync, which write the same groups). A standby's
+        # `_as_leader` returns at once: the leader's next planning round handles its rows.
+        handling = SingleFlight(
+            lambda: self._as_leader(leadership, lambda: self._process_callbacks(rt))
+        )
         callbacks = callback_routes(
-            self._settings.wecom, rt.engine, self._clock, on_stored=process_callbacks
+            self._settings.wecom, rt.engine, self._clock, on_stored=handling.run
         )
         callbacks += aibot_routes(
             self._settings.wecom, rt.engine, self._clock, rt.cycle.library, self._settings.timezone

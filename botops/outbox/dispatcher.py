@@ -6,16 +6,19 @@ One round (`dispatch`):
 2. claims left by a dead dispatcher are reconciled with WeCom (botops.outbox.reconcile);
 3. due batches are claimed — committed before any WeCom call, in the same transaction as
    the texts of messages showing check-in figures are rendered (botops.outbox.render_at_send);
-4. each batch is handed to the sender; the moment WeCom creates a task, the recorder writes
-   the task and marks its rows submitted in one transaction.
+4. batch by batch: leadership is checked (a replica that lost it hands the rest back), the
+   attempt is recorded, the batch is handed to the sender; the moment WeCom creates a task,
+   the recorder writes the task and marks its rows submitted in one transaction.
 
 An error whose outcome is unknown (connection dropped while WeCom may have created the task)
-leaves the rows claimed but disowned, so the next round reconciles them instead of resending.
+leaves the rows claimed but disowned, so the next round reconciles them instead of resending;
+until then another batch of the same message from the same sender waits (see
+queue.unresolved_messages).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
@@ -27,7 +30,16 @@ from sqlmodel import Session, col
 from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
 from botops.metrics import OUTBOX_LAG
-from botops.outbox.queue import claim, mark_missed, outgoing_for, release, set_state
+from botops.outbox.queue import (
+    claim,
+    mark_attempted,
+    mark_missed,
+    message_of,
+    outgoing_for,
+    release,
+    set_state,
+    unresolved_messages,
+)
 from botops.outbox.reconcile import SETTLE, ReconcileReport, reconcile
 from botops.outbox.render_at_send import render_at_send
 from botops.planning.policy import SendPolicy
@@ -42,6 +54,8 @@ from botops.wecom.responses import OutcomeUnknown
 log = structlog.get_logger()
 
 DISOWNED = "outcome-unknown"  # claimed_by of rows whose WeCom outcome must be reconciled
+HELD = "waiting: the same message from this sender has an unknown outcome"
+StillLeader = Callable[[], Awaitable[bool]]
 
 
 @dataclass
@@ -52,6 +66,7 @@ class DispatchReport:
     failed: dict[str, str] = field(default_factory=dict)  # key -> reason
     retried: list[str] = field(default_factory=list)
     sent: list[str] = field(default_factory=list)  # delivered at once (robot)
+    unknown: list[str] = field(default_factory=list)  # batches: WeCom's outcome is unknown
 
 
 class Dispatcher:
@@ -66,10 +81,13 @@ class Dispatcher:
         library: Callable[[], PlaybookLibrary],
         policy: SendPolicy,
         settle: timedelta = SETTLE,
+        still_leader: StillLeader | None = None,
     ) -> None:
         """`worker` must be unique per process run; `library()` is the current playbooks
         (it follows reloads): their folders hold attachment files, their templates render
-        check-in figures at send time under `policy`."""
+        check-in figures at send time under `policy`. `still_leader()` is asked before each
+        batch (botops.daemon.leader: a replica that lost leadership must stop sending before
+        another can start); without it this dispatcher is the only one."""
         self._engine = engine
         self._sender = sender
         self._client = client
@@ -78,6 +96,7 @@ class Dispatcher:
         self._library = library
         self._policy = policy
         self._settle = settle  # see reconcile.SETTLE
+        self._still_leader = still_leader
         self._draining = False
         self._in_round = False
 
@@ -111,18 +130,35 @@ class Dispatcher:
         with session(self._engine) as s:
             rows = claim(s, now, self._worker)
             rows = render_at_send(s, rows, self._library(), self._policy, now)
+            held = unresolved_messages(s, self._worker)
         batches = [list(batch) for _, batch in groupby(rows, key=lambda r: r.batch)]
         for index, members in enumerate(batches):
-            if self._draining:
+            stop = await self._stop_reason()
+            if stop or message_of(members[0]) in held:
                 with session(self._engine) as s:
-                    release(s, [r.key for r in members], self._clock.now(), error="shutting down")
+                    untried = batches[index:] if stop else [members]
+                    keys = [r.key for batch in untried for r in batch]
+                    release(s, keys, self._clock.now(), error=stop or HELD)
+                if stop:
+                    log.warning("send.stopped", reason=stop, batches=len(untried))
+                    break
+                report.retried.extend(keys)
                 continue
             try:
-                await self._send(members, report)
+                if not await self._send(members, report):
+                    held.add(message_of(members[0]))
             except BaseException as exc:
                 self._abandon(members, batches[index + 1 :], exc)
                 raise
         return report
+
+    async def _stop_reason(self) -> str:
+        """Why no further batch may be sent this round, or "" to go on."""
+        if self._draining:
+            return "shutting down"
+        if self._still_leader is not None and not await self._still_leader():
+            return "leadership lost"
+        return ""
 
     def _abandon(
         self, current: list[OutboxRow], untried: list[list[OutboxRow]], exc: BaseException
@@ -137,34 +173,38 @@ class Dispatcher:
             _disown(s, [r.key for r in current], now, error)
             release(s, [r.key for batch in untried for r in batch], now, error=error)
 
-    async def _send(self, rows: list[OutboxRow], report: DispatchReport) -> None:
+    async def _send(self, rows: list[OutboxRow], report: DispatchReport) -> bool:
+        """Send one batch; False when WeCom's outcome is unknown."""
         outgoing = self._outgoing(rows)
         keys = [r.key for r in rows]
         bound = log.bind(
             playbook=outgoing.playbook, step=outgoing.step, batch=outgoing.batch, targets=len(rows)
         )
+        with session(self._engine) as s:
+            mark_attempted(s, keys, self._clock.now())
         try:
             receipt = await self._sender.send(outgoing)
         except OutcomeUnknown as exc:
             with session(self._engine) as s:
                 _disown(s, keys, self._clock.now(), str(exc))
+            report.unknown.append(outgoing.batch)
             bound.warning("send.outcome_unknown", error=str(exc))
             _log_sends(rows, dict.fromkeys(keys, "outcome_unknown"))
-            return
+            return False
         except WeComRetryableError as exc:  # WeCom said it did nothing: try again next round
             with session(self._engine) as s:
                 release(s, keys, self._clock.now(), error=str(exc))
             report.retried.extend(keys)
             bound.warning("send.retry_later", error=str(exc))
             _log_sends(rows, dict.fromkeys(keys, "retry_later"))
-            return
+            return True
         except (WeComRejectedError, AttachmentError) as exc:
             with session(self._engine) as s:
                 set_state(s, keys, SendState.FAILED, self._clock.now(), error=str(exc))
             report.failed.update(dict.fromkeys(keys, str(exc)))
             bound.error("send.failed", error=str(exc))
             _log_sends(rows, dict.fromkeys(keys, "failed"))
-            return
+            return True
         by_target = outgoing.send_keys()
         now = self._clock.now()
         OUTBOX_LAG.observe(max((now - rows[0].due_at).total_seconds(), 0.0))
@@ -187,6 +227,7 @@ class Dispatcher:
             (by_target[f.target_id] for f in receipt.failed), "failed"
         )
         _log_sends(rows, outcomes)
+        return True
 
     def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
         folder = next(

@@ -6,7 +6,7 @@ planned ──claim──> claimed ──WeCom created the task──> submitted
    │                  │                                      └─ withdrawn by ops ─> cancelled
    │                  └─ crash ─> reconciled: submitted, or back to planned
    ├─ past expires_after when due ─> missed
-   └─ step or group gone from the plan ─> cancelled
+   └─ step or group gone from the plan ─> cancelled ──planned again──> planned
 """
 
 from __future__ import annotations
@@ -29,19 +29,27 @@ from botops.senders.base import Outgoing
 from botops.store.db import dialect_insert
 from botops.store.models import Enrolment, OutboxRow, SendState
 
+NOT_IN_PLAN = "no longer in the plan"
+"""The error of a send cancelled because the plan dropped it: the only cancellation undone
+when a later plan contains the send again (withdrawals and dismissed groups stay)."""
+
 
 @dataclass
 class EnqueueReport:
     inserted: int = 0
-    updated: int = 0  # planned, not yet due, and its playbook version changed
+    updated: int = 0  # planned, not sent yet, and its playbook version or sender changed
     cancelled: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)  # dropped earlier, planned again
 
 
 def enqueue(session: Session, plan: Plan, versions: dict[str, str], now: datetime) -> EnqueueReport:
     """Write a plan into the outbox: new keys are inserted, existing ones left alone (insert-or-
-    ignore), future sends of a changed playbook take the new text, and future sends that the
-    plan no longer contains (a removed step, a group that left the audience) are cancelled.
-    Enrolments the plan assumed are recorded in the same transaction.
+    ignore). Sends that can still go out (planned, not expired, due or not) follow the plan:
+    those of a changed playbook or a group with a new owner take the new text and sender,
+    those the plan no longer contains (a removed step, a group that left the audience, a
+    disabled playbook) are cancelled, and such a cancelled send the plan contains again (the
+    tag is back, the step moved into the window) is planned again. Enrolments the plan
+    assumed are recorded in the same transaction.
 
     The daemon plans the same window every minute, so almost every key is already there: the
     keys of the window are read first (one narrow SELECT) and only the missing ones are
@@ -56,32 +64,55 @@ def enqueue(session: Session, plan: Plan, versions: dict[str, str], now: datetim
     )
     known = set(session.exec(select(OutboxRow.key).where(*window_rows)))
     planned = {s.key: s for s in plan.sends if s.sendable}
-    missing = (_row(s, now) for key, s in planned.items() if key not in known)
-    report.inserted = _insert_or_ignore(session, missing)
-    # Planned, not yet due: (key, version) as plain tuples; only the rows to change are loaded.
-    waiting = session.exec(
-        select(OutboxRow.key, OutboxRow.playbook_version).where(
+    missing = [key for key in planned if key not in known]
+    inserted = _insert_or_ignore(session, (_row(planned[key], now) for key in missing))
+    report.inserted = len(inserted)
+    # Sends that can still go out, due already or not (one put back after a retryable error
+    # takes an edit too): (key, version, sender, batch) as plain tuples; only the rows to
+    # change are loaded. Every such send lies in the window: it starts at least the longest
+    # expires_after back (Cycle._window_start).
+    open_sends = session.exec(
+        select(OutboxRow.key, OutboxRow.playbook_version, OutboxRow.sender, OutboxRow.batch).where(
             OutboxRow.state == SendState.PLANNED,
-            col(OutboxRow.due_at) >= max(now, plan.window.start),
+            col(OutboxRow.due_at) >= plan.window.start,
             col(OutboxRow.due_at) < plan.window.end,
+            col(OutboxRow.expires_at) > now,
         )
     )
     gone: list[str] = []
     stale: list[str] = []
-    for key, version in waiting:
+    for key, version, sender, batch in open_sends:
         send = planned.get(key)
         if send is None:
             gone.append(key)
-        elif version != versions.get(send.playbook, version):
+        elif version != versions.get(send.playbook, version) or (sender, batch) != (
+            send.sender,
+            send.batch or "",
+        ):
             stale.append(key)
     for row in _rows(session, gone):
-        row.state, row.error, row.updated_at = SendState.CANCELLED, "no longer in the plan", now
+        row.state, row.error, row.updated_at = SendState.CANCELLED, NOT_IN_PLAN, now
         session.add(row)
         report.cancelled.append(row.key)
     for row in _rows(session, stale):
         _refresh(row, planned[row.key], now)
         session.add(row)
         report.updated += 1
+    # Dropped earlier and planned again. A key the insert ignored has a row whose due time
+    # lies outside the window (the step moved): it may be one of these too.
+    dropped = session.exec(
+        select(OutboxRow.key).where(
+            *window_rows, OutboxRow.state == SendState.CANCELLED, OutboxRow.error == NOT_IN_PLAN
+        )
+    )
+    candidates = [k for k in dropped if k in planned] + sorted(set(missing) - inserted)
+    for row in _rows(session, candidates):
+        send = planned[row.key]
+        if (row.state, row.error) == (SendState.CANCELLED, NOT_IN_PLAN) and send.expires_at > now:
+            _refresh(row, send, now)
+            row.state, row.error = SendState.PLANNED, ""
+            session.add(row)
+            report.revived.append(row.key)
     return report
 
 
@@ -119,9 +150,10 @@ def _row(send: PlannedSend, now: datetime) -> dict[str, object]:
 
 
 def _refresh(row: OutboxRow, send: PlannedSend, now: datetime) -> None:
-    """A changed playbook changes only sends that have not gone out."""
+    """A changed playbook or owner changes only sends that have not gone out."""
     values = _row(send, now)
     for name in (
+        "sender",
         "text",
         "attachments",
         "batch",
@@ -134,8 +166,8 @@ def _refresh(row: OutboxRow, send: PlannedSend, now: datetime) -> None:
     row.updated_at = now
 
 
-def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> int:
-    """Insert the rows whose key is not in the outbox yet; how many were inserted.
+def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> set[str]:
+    """Insert the rows whose key is not in the outbox yet; the keys inserted.
 
     One statement executed with many parameter sets (SQLAlchemy sends them as multi-row
     batches sized for the driver): it is compiled once and cached, where a multi-row
@@ -148,10 +180,10 @@ def _insert_or_ignore(session: Session, rows: Iterable[dict[str, object]]) -> in
         .on_conflict_do_nothing()
         .returning(table.c.key)  # rowcount is -1 for batched inserts on PostgreSQL
     )
-    inserted = 0
+    inserted: set[str] = set()
     pending = iter(rows)
     while chunk := list(islice(pending, 500)):
-        inserted += len(session.execute(statement, chunk).all())
+        inserted.update(session.execute(statement, chunk).scalars())
     return inserted
 
 
@@ -226,6 +258,8 @@ def set_state(
     msgid: str = "",
     error: str = "",
 ) -> None:
+    """Move claimed rows on: rows no longer claimed are left alone (a later chunk of a batch
+    that WeCom refused must not overwrite the chunks it accepted)."""
     keys = list(keys)
     for start in range(0, len(keys), 500):
         values: dict[str, object] = {"state": state, "updated_at": now, "error": error}
@@ -233,8 +267,23 @@ def set_state(
             values["msgid"] = msgid
         session.execute(
             update(OutboxRow)
-            .where(col(OutboxRow.key).in_(keys[start : start + 500]))
+            .where(
+                col(OutboxRow.key).in_(keys[start : start + 500]),
+                col(OutboxRow.state) == SendState.CLAIMED,
+            )
             .values(**values)
+        )
+
+
+def mark_attempted(session: Session, keys: Sequence[str], now: datetime) -> None:
+    """Committed right before a batch goes to WeCom: after a crash, a claim without it was
+    never tried and goes straight back to planned, and one with it is looked up in WeCom no
+    sooner than the settle time after this moment (botops.outbox.reconcile)."""
+    for start in range(0, len(keys), 500):
+        session.execute(
+            update(OutboxRow)
+            .where(col(OutboxRow.key).in_(keys[start : start + 500]))
+            .values(attempted_at=now, updated_at=now)
         )
 
 
@@ -251,6 +300,7 @@ def release(session: Session, keys: Sequence[str], now: datetime, error: str) ->
                 state=SendState.PLANNED,
                 claimed_by="",
                 claimed_at=None,
+                attempted_at=None,
                 error=error,
                 attempts=OutboxRow.attempts + 1,
                 updated_at=now,
@@ -269,6 +319,31 @@ def stale_claims(session: Session, worker: str) -> list[OutboxRow]:
             .order_by(col(OutboxRow.batch), col(OutboxRow.target_id))
         ).all()
     )
+
+
+Message = tuple[str, str, str]
+"""(sender, target kind, text): what reconciling tells WeCom's mass sends apart by."""
+
+
+def message_of(row: OutboxRow) -> Message:
+    return row.sender, row.target_kind, row.text
+
+
+def unresolved_messages(session: Session, worker: str) -> set[Message]:
+    """The messages of claims tried by another dispatcher (or disowned) and not reconciled
+    yet. WeCom lists mass sends without their targets, so reconciling matches them by
+    sender and text: while one such claim is unresolved, another batch of the same message
+    must wait, or a task created for one could be taken for the other."""
+    tried = session.exec(
+        select(OutboxRow.sender, OutboxRow.target_kind, OutboxRow.text)
+        .where(
+            OutboxRow.state == SendState.CLAIMED,
+            OutboxRow.claimed_by != worker,
+            col(OutboxRow.attempted_at).is_not(None),
+        )
+        .distinct()
+    )
+    return {(sender, kind, text) for sender, kind, text in tried}
 
 
 def outgoing_for(rows: Sequence[OutboxRow], base_dir: Path | None = None) -> Outgoing:

@@ -1,16 +1,19 @@
 """After a crash: did WeCom create the task for a claimed batch before we recorded it?
 
-A dispatcher commits `claimed` before calling add_msg_template and `submitted` (with the
-msgid) right after. A crash in between leaves rows claimed by a dead process, and only WeCom
-knows whether the task exists. We ask `get_groupmsg_list_v2` for the sender's mass messages
-since the claim and match by text (WeCom returns no target list there). A match is recorded
-as that task; no match means nothing was created and the rows go back to planned — or to
-missed, when their time has passed. Either way nothing is sent twice and nothing is lost.
+A dispatcher commits `claimed`, then `attempted_at` right before calling add_msg_template,
+and `submitted` (with the msgid) right after. A crash in between leaves rows claimed by a dead
+process. A claim never attempted goes straight back to planned. For an attempted one only
+WeCom knows whether the task exists: we ask `get_groupmsg_list_v2` for the sender's mass
+messages since the attempt and match by text (WeCom returns no target list there). A match
+is recorded as that task; no match means nothing was created and the rows go back to
+planned — or to missed, when their time has passed. Either way nothing is sent twice and
+nothing is lost.
 
-When several unrecorded WeCom messages carry the same text from the same sender, the one
-created first after the claim is taken: batches with identical text and sender at the same
-time are one batch by construction (the planner merges them), so this only matters for
-re-sent identical texts, where any match is equally right.
+Matching by text is unambiguous because the dispatcher never tries a batch while another
+attempted batch of the same sender and text is unresolved (queue.unresolved_messages), and
+tasks already recorded are never matched again. A lookup WeCom refuses (the sender left the
+company, a rate limit) fails that batch only: it waits for the next round, and is given up on
+(missed, its outcome unknown) once it has been expired for GIVE_UP.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from botops.errors import WeComError
 from botops.outbox.queue import outgoing_for, release, set_state, stale_claims
 from botops.store.db import session
 from botops.store.models import MassTask, OutboxRow, SendState
@@ -38,6 +42,8 @@ CLOCK_SLACK = timedelta(minutes=10)
 # its timeout; WeCom finishes later). Until a claim is this old, "no task found" is not yet
 # an answer: the rows wait, and only then go back to planned (`daemon.reconcile_after`).
 SETTLE = timedelta(minutes=2)
+# A batch whose lookup WeCom keeps refusing is given up on this long after it expired.
+GIVE_UP = timedelta(days=1)
 
 
 @dataclass
@@ -45,7 +51,7 @@ class ReconcileReport:
     recovered: dict[str, str] = field(default_factory=dict)  # batch -> msgid found in WeCom
     released: list[str] = field(default_factory=list)  # batches back to planned
     missed: list[str] = field(default_factory=list)
-    waiting: list[str] = field(default_factory=list)  # claimed too recently to conclude
+    waiting: list[str] = field(default_factory=list)  # attempted too recently, or lookup failed
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,10 @@ class _Batch:
     def keys(self) -> list[str]:
         return [r.key for r in self.rows]
 
+    @property
+    def attempted(self) -> datetime | None:
+        return self.first.attempted_at
+
 
 async def reconcile(
     engine: Engine,
@@ -71,46 +81,68 @@ async def reconcile(
 ) -> ReconcileReport:
     report = ReconcileReport()
     with session(engine) as s:
-        batches: dict[str, list[OutboxRow]] = defaultdict(list)
+        grouped: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in stale_claims(s, worker):
-            batches[row.batch].append(row)
-    for name, rows in sorted(batches.items()):
-        batch = _Batch(rows)
-        found = await _find_task(engine, client, batch, now)
-        claimed = batch.first.claimed_at or batch.first.updated_at
+            grouped[row.batch].append(row)
+    # Earliest attempt first: it takes the earliest matching task.
+    batches = sorted(
+        (_Batch(rows) for rows in grouped.values()),
+        key=lambda b: (b.attempted or b.first.updated_at, b.first.batch),
+    )
+    for batch in batches:
+        name, attempted = batch.first.batch, batch.attempted
+        found: str | None = None
+        if attempted is not None:
+            try:
+                found = await _find_task(engine, client, batch, attempted, now)
+            except WeComError as exc:
+                _lookup_failed(engine, batch, exc, now, report)
+                continue
         with session(engine) as s:
             if found is not None:
                 _record(s, batch, found, now)
                 report.recovered[name] = found
-            elif now - claimed < settle:
+            elif attempted is not None and now - attempted < settle:
                 report.waiting.append(name)
             elif batch.first.expires_at <= now:
+                error = "never tried" if attempted is None else "crashed while sending"
                 set_state(
-                    s,
-                    batch.keys,
-                    SendState.MISSED,
-                    now,
-                    error="crashed while sending; expired before recovery",
+                    s, batch.keys, SendState.MISSED, now, error=f"{error}; expired before recovery"
                 )
                 report.missed.append(name)
             else:
-                release(
-                    s, batch.keys, now, error="recovered after a crash: WeCom had no task for it"
-                )
+                error = "WeCom had no task for it" if attempted else "it was never tried"
+                release(s, batch.keys, now, error=f"recovered after a crash: {error}")
                 report.released.append(name)
-        log.warning("outbox.reconciled", batch=name, msgid=found, rows=len(rows))
+        log.warning("outbox.reconciled", batch=name, msgid=found, rows=len(batch.rows))
     return report
 
 
+def _lookup_failed(
+    engine: Engine, batch: _Batch, exc: WeComError, now: datetime, report: ReconcileReport
+) -> None:
+    """WeCom refused to list the sender's mass sends: this batch waits (the others go on),
+    and once long expired its outcome is given up on."""
+    name = batch.first.batch
+    if now - batch.first.expires_at < GIVE_UP:
+        report.waiting.append(name)
+        log.warning("outbox.reconcile_failed", batch=name, error=str(exc))
+        return
+    error = f"outcome unknown: WeCom could not say whether it was sent ({exc})"
+    with session(engine) as s:
+        set_state(s, batch.keys, SendState.MISSED, now, error=error[:500])
+    report.missed.append(name)
+    log.error("outbox.reconcile_given_up", batch=name, error=str(exc))
+
+
 async def _find_task(
-    engine: Engine, client: WeComClient, batch: _Batch, now: datetime
+    engine: Engine, client: WeComClient, batch: _Batch, attempted: datetime, now: datetime
 ) -> str | None:
     first = batch.first
-    claimed = first.claimed_at or first.updated_at
     messages = await client.get_groupmsg_list_v2(
         "group" if first.target_kind == "group" else "single",
-        claimed - CLOCK_SLACK,
-        min(now + CLOCK_SLACK, claimed + timedelta(days=29)),
+        attempted - CLOCK_SLACK,
+        min(now + CLOCK_SLACK, attempted + timedelta(days=29)),
         creator=first.sender,
     )
     with session(engine) as s:

@@ -7,32 +7,33 @@ for the window that is due; `botops preview` calls it for the days asked for.
 
 How a send's fate is decided, in order:
 1. the step's schedule gives its occurrences for the target (Day 1 = the target's anchor);
+   for `anchor: group_created`, those scheduled before the group existed are left out;
 2. quiet hours shift it to their end (or skip it) unless that passes its expiry;
 3. the receive cap is allocated per period, highest priority first, then earliest; losers
    move to the next period (`defer`, while still before their expiry) or are dropped;
 4. the message is rendered for the target's segment; an empty message is skipped.
 
-Steps 1-3 depend only on the schedules and the anchor dates, not on the target itself, so
-they are computed once per distinct (playbooks, anchors) signature and shared: a day of
-10,000 groups costs little more than rendering their messages. The cap is allocated over
-whole cap periods around the window, so a send's fate does not depend on where the window
-starts: preview and daemon agree.
+Steps 1-3 depend only on the schedules, the anchor dates and which sends came before the
+group existed, not on the target itself, so they are computed once per distinct signature
+and shared: a day of 10,000 groups costs little more than rendering their messages. The cap
+is allocated over whole cap periods around the window, so a send's fate does not depend on
+where the window starts: preview and daemon agree.
 """
 
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from botops.planning.policy import SendPolicy
-from botops.planning.schedule import first_date, occurrences, to_instant
 from botops.planning.sends import SENDABLE, PlannedSend, Status, send_key
-from botops.planning.targets import Target, matches, template_view
+from botops.planning.targets import Target, day_one, matches, template_view
 from botops.playbook.context import (
     EMPTY_CHECKINS,
     CheckinSnapshot,
@@ -41,10 +42,22 @@ from botops.playbook.context import (
 )
 from botops.playbook.library import MessageSpec, PlaybookLibrary
 from botops.playbook.model import Attachment, Playbook, QuietHours, Step
+from botops.playbook.schedule import FIRST_DAY, LAST_DAY, first_date, occurrences, to_instant
 from botops.playbook.templates import TemplateProblem, Templates
+from botops.playbook.types import EXPIRY_MAX
 from botops.wecom import limits
 
 CAP_LOOKBACK = timedelta(days=366)
+# Windows are planned within these instants; the planner's dates then stay in the range
+# botops.playbook.schedule computes within, however far off a window or a day number is. The
+# cap is allocated up to the longest expiry past the window: validation bounds every expiry
+# (the steps' and the config's) by EXPIRY_MAX, which bounds both the work and the dates.
+EARLIEST = datetime.combine(FIRST_DAY, time(), UTC) + CAP_LOOKBACK
+LATEST = datetime.combine(LAST_DAY, time(), UTC) - EXPIRY_MAX
+
+# Per playbook that applies to a target: its index, Day 1, and the last of its sends
+# scheduled before the target existed (None: none). Equal signatures get equal sends.
+Signature = tuple[tuple[int, date, datetime | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +148,17 @@ def plan(
     enrolling = enrol_at or window.start
     horizon = _horizon(playbooks, window, policy)
     zones = [ZoneInfo(p.timezone or policy.timezone) for p in playbooks]
-    memo: dict[tuple[tuple[int, date], ...], list[_Candidate]] = {}
+    before_creation = _BeforeCreation(playbooks, zones, horizon)
+    memo: dict[Signature, list[_Candidate]] = {}
     drafts: list[_Draft] = []
     rendered = _Rendered()
     enrolments: dict[tuple[str, str], date] = {}
     for target in targets:
         signature = tuple(
-            (index, _anchor(playbook, target, enrolling, zones[index], enrolments))
+            (index, anchor, before_creation.last_send(index, anchor, target))
             for index, playbook in enumerate(playbooks)
             if matches(playbook.audience, target)
+            for anchor in [_anchor(playbook, target, enrolling, zones[index], enrolments)]
         )
         if not signature:
             continue
@@ -157,7 +172,6 @@ def plan(
         drafts.extend(
             _render(library, candidate, target, who, stats, rendered, checkins_at_send)
             for candidate in memo[signature]
-            if not _before_target_existed(candidate, target)
         )
     drafts.sort(
         key=lambda d: (d.candidate.at, d.candidate.playbook.id, d.candidate.step.id, d.target.id)
@@ -181,23 +195,43 @@ def _anchor(
 ) -> date:
     """Day 1 for this target. A target with no recorded enrolment is enrolled on the day of
     `enrolling`, as the daemon does when it first plans for it (and records in `assumed`)."""
-    if isinstance(playbook.anchor, date):
-        return playbook.anchor
-    if playbook.anchor == "group_created" and target.created_at is not None:
-        return target.created_at.astimezone(tz).date()
-    if playbook.id in target.enrolled:
-        return target.enrolled[playbook.id]
-    day = assumed[(target.id, playbook.id)] = enrolling.astimezone(tz).date()
+    day = day_one(playbook, target, tz)
+    if day is None:
+        day = assumed[(target.id, playbook.id)] = enrolling.astimezone(tz).date()
     return day
 
 
-def _before_target_existed(candidate: _Candidate, target: Target) -> bool:
-    """A group created at 21:00 does not get its Day 1 20:00 message."""
-    return (
-        candidate.playbook.anchor == "group_created"
-        and target.created_at is not None
-        and candidate.planned_at < target.created_at
-    )
+@dataclass(slots=True)
+class _BeforeCreation:
+    """Sends scheduled before their group existed: a group created at 21:00 does not get its
+    Day 1 20:00 message. They are left out when a signature's sends are decided, before the
+    receive cap is shared out, so they take no slot from a send that does go out."""
+
+    playbooks: Sequence[Playbook]
+    zones: Sequence[ZoneInfo]
+    horizon: tuple[datetime, datetime]
+    # (playbook index, Day 1) -> the instants its sends are scheduled at up to Day 1, sorted
+    _times: dict[tuple[int, date], list[datetime]] = field(default_factory=dict)
+
+    def last_send(self, index: int, anchor: date, target: Target) -> datetime | None:
+        """The last send of playbook `index` scheduled before `target` was created, if any.
+        Groups created at different times share a signature while they miss the same sends."""
+        playbook = self.playbooks[index]
+        if playbook.anchor != "group_created" or target.created_at is None:
+            return None
+        if (index, anchor) not in self._times:
+            tz = self.zones[index]
+            first = self.horizon[0].astimezone(tz).date() - timedelta(days=1)
+            # Day 1 is the local date of creation: later days come after it.
+            last = min(anchor, self.horizon[1].astimezone(tz).date())
+            self._times[(index, anchor)] = sorted(
+                occ.at
+                for step in playbook.steps
+                for occ in occurrences(playbook, step.schedule, anchor, tz, first, last)
+            )
+        times = self._times[(index, anchor)]
+        missed = bisect_left(times, target.created_at)
+        return times[missed - 1] if missed else None
 
 
 def _horizon(
@@ -213,14 +247,16 @@ def _horizon(
     )
     tz = ZoneInfo(policy.timezone)
     cap = policy.receive_cap
-    first = cap.period_start((window.start - CAP_LOOKBACK).astimezone(tz).date())
-    last = cap.next_period_start((window.end + longest).astimezone(tz).date())
+    start = min(max(window.start, EARLIEST), LATEST)
+    end = max(min(window.end, LATEST), EARLIEST)
+    first = cap.period_start((start - CAP_LOOKBACK).astimezone(tz).date())
+    last = cap.next_period_start((end + longest).astimezone(tz).date())
     return to_instant(first, time(), tz), to_instant(last, time(), tz)
 
 
 def _signature_start(
     playbooks: Sequence[Playbook],
-    signature: tuple[tuple[int, date], ...],
+    signature: Signature,
     horizon: tuple[datetime, datetime],
     policy: SendPolicy,
 ) -> datetime:
@@ -233,7 +269,7 @@ def _signature_start(
     tz = ZoneInfo(policy.timezone)
     earliest = min(
         to_instant(first_date(playbooks[index], anchor, zone) - timedelta(days=1), time(), zone)
-        for index, anchor in signature
+        for index, anchor, _ in signature
         for zone in [ZoneInfo(playbooks[index].timezone or policy.timezone)]
     )
     start = policy.receive_cap.period_start(earliest.astimezone(tz).date())
@@ -242,13 +278,13 @@ def _signature_start(
 
 def _decide(
     playbooks: Sequence[Playbook],
-    signature: tuple[tuple[int, date], ...],
+    signature: Signature,
     horizon: tuple[datetime, datetime],
     policy: SendPolicy,
 ) -> list[_Candidate]:
     horizon = (_signature_start(playbooks, signature, horizon, policy), horizon[1])
     candidates: list[_Candidate] = []
-    for index, anchor in signature:
+    for index, anchor, before_creation in signature:
         playbook = playbooks[index]
         tz = ZoneInfo(playbook.timezone or policy.timezone)
         first = horizon[0].astimezone(tz).date() - timedelta(days=1)
@@ -260,6 +296,8 @@ def _decide(
             for occ in occurrences(playbook, step.schedule, anchor, tz, first, last):
                 if not horizon[0] <= occ.at < horizon[1]:
                     continue
+                if before_creation is not None and occ.at <= before_creation:
+                    continue  # the group did not exist yet
                 candidate = _Candidate(
                     playbook=playbook,
                     step=step,

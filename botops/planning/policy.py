@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from botops.playbook.model import QuietHours, Strict, validate_timezone
-from botops.playbook.types import PositiveDuration, parse_local_time
+from botops.playbook.model import DEFAULT_TIMEZONE, QuietHours, Strict, validate_timezone
+from botops.playbook.types import Expiry, parse_local_time
 
 CapPeriod = Literal["day", "week", "month"]
 
@@ -77,7 +77,8 @@ class PolicySettings(Strict):
         default_factory=_default_quiet_hours, description="no sends in this local time range"
     )
     receive_cap: ReceiveCap = Field(default_factory=ReceiveCap)
-    expires_after: PositiveDuration = Field(
+    # A step's own type: the default is bounded like a step's (EXPIRY_MAX), not cut later.
+    expires_after: Expiry = Field(
         timedelta(hours=6), description="default for steps without expires_after"
     )
 
@@ -86,5 +87,5 @@ class SendPolicy(PolicySettings):
     """What the planner needs: the policy plus the timezone its periods are counted in."""
 
     timezone: Annotated[str, BeforeValidator(validate_timezone)] = Field(
-        "Asia/Shanghai", description="default timezone of playbooks and of the receive-cap periods"
+        DEFAULT_TIMEZONE, description="default timezone of playbooks and of the receive-cap periods"
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -20,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from botops.errors import TargetsError
 from botops.playbook.context import TargetView, target_context
 from botops.playbook.locate import dotted, locate
-from botops.playbook.model import Audience
+from botops.playbook.model import Audience, Playbook
 
 TargetKind = Literal["group", "customer"]
 
@@ -68,6 +69,18 @@ def matches(audience: Audience, target: Target) -> bool:
         # WeCom's shape: OR within each list, AND across lists.
         return all(not target.tags.isdisjoint(group) for group in audience.tag_filter if group)
     return True
+
+
+def day_one(playbook: Playbook, target: Target, tz: ZoneInfo) -> date | None:
+    """Day 1 of `playbook` for `target`, by the playbook's anchor: its fixed date, the
+    group's creation date (local to `tz`, the playbook's timezone) or the target's recorded
+    enrolment; None while it has yet to be enrolled. The planner, `botops send-test` and
+    the check-in rules all count days from it."""
+    if isinstance(playbook.anchor, date):
+        return playbook.anchor
+    if playbook.anchor == "group_created" and target.created_at is not None:
+        return target.created_at.astimezone(tz).date()
+    return target.enrolled.get(playbook.id)
 
 
 # --- reading a targets file ----------------------------------------------------------------

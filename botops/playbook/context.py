@@ -18,6 +18,7 @@ class LeaderRow:
     name: str
     points: int
     streak: int
+    rank: int  # competition rank: members tied on points and streak share it (1, 1, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +102,9 @@ SAMPLE_CHECKINS = CheckinSnapshot(
     today_rate=0.72,
     not_checked_in=["小雨", "阿杰", "Lily"],
     leaderboard=[
-        LeaderRow("小雨", 320, 23),
-        LeaderRow("阿杰", 300, 21),
-        LeaderRow("Lily", 260, 19),
+        LeaderRow("小雨", 320, 23, 1),
+        LeaderRow("阿杰", 300, 21, 2),
+        LeaderRow("Lily", 260, 19, 3),
     ],
     total_points=12_340,
     best_streak=23,
@@ -124,7 +125,15 @@ def sample_target(kind: str, created_at: datetime) -> TargetView:
 
 # The outcomes a reply is rendered for: a message that tried to check in. Plain chat and
 # redeliveries get no answer.
-REPLY_OUTCOMES = ("checkin", "makeup", "already_checked_in", "outside_window", "makeup_refused")
+REPLY_OUTCOMES = (
+    "checkin",
+    "makeup",
+    "already_checked_in",
+    "outside_window",
+    "makeup_refused",
+    "not_started",
+    "finished",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +144,7 @@ class CheckinResult:
     points: int = 0  # this message's points, streak bonus included
     bonus: int = 0  # the streak bonus part of `points`
     streak: int = 0  # the member's streak alive on the message's day
-    detail: str = ""  # why it did not count, for outside_window / makeup_refused
+    detail: str = ""  # why it did not count: outside_window, makeup_refused, not_started...
 
 
 def reply_context(

@@ -2,7 +2,9 @@
 
 `load_library` is what `botops validate` runs and what preview and the daemon plan from:
 every step's message is compiled for every segment and rendered against a sample context
-over the days it fires, so a typo in a branch that only runs on Day 100 fails today.
+for the sends the planner would make in the step's first 400 days — every day it fires on,
+with its occurrence, and each time of day a cron step fires at (botops.playbook.samples) —
+so a typo in a branch that only runs on Day 100 fails today.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from jinja2 import Template
@@ -25,9 +26,11 @@ from botops.playbook.context import (
     schedule_context,
     target_context,
 )
-from botops.playbook.loader import SourcedPlaybook, load_paths
+from botops.playbook.loader import SourcedPlaybook, internal_problem, load_paths
+from botops.playbook.locate import scalar_line
 from botops.playbook.model import Attachment, MediaRef, Playbook, Step
-from botops.playbook.templates import TemplateProblem, Templates
+from botops.playbook.samples import DATED_VARIABLES, SAMPLE_CREATED, Sample, samples
+from botops.playbook.templates import TemplateFailure, TemplateProblem, Templates
 from botops.wecom import limits
 
 # WeCom's media/upload limits, by attachment kind: (max bytes, allowed suffixes).
@@ -36,9 +39,6 @@ MEDIA_RULES = {
     "video": (10 * 1024 * 1024, (".mp4",)),
     "file": (20 * 1024 * 1024, ()),
 }
-SAMPLE_DAYS_MAX = 400
-SAMPLE_CREATED = datetime.fromisoformat("2026-01-01T10:00:00+08:00")
-
 
 # Variables whose values differ from one target to the next.
 TARGET_VARIABLES = frozenset({"group", "customer", "target"})
@@ -94,6 +94,24 @@ class PlaybookLibrary:
         return self._digests[playbook_id]
 
 
+@dataclass
+class _Compiled:
+    """What checking one playbook produced."""
+
+    problems: list[Problem]
+    messages: dict[tuple[str, str, str], MessageSpec]
+    reply: ReplySpec | None
+    used: set[str]  # template files its messages can use
+
+    def use(
+        self, name: str | None, references: frozenset[str] | None, templates: Templates
+    ) -> None:
+        """The version covers every template file a message can use (None: any)."""
+        if name is not None:
+            self.used.add(name)
+        self.used |= references if references is not None else templates.all_names()
+
+
 def load_library(
     paths: Iterable[Path], templates_dir: Path, defaults: PolicyDefaults | None = None
 ) -> tuple[PlaybookLibrary, list[Problem]]:
@@ -102,38 +120,49 @@ def load_library(
     `defaults` are the config's policy (quiet hours, expires_after), used for warnings.
     """
     sourced, problems = load_paths(paths, defaults)
+    # Cross-field errors (duplicate step ids, ...) leave a playbook loaded but not valid.
+    rejected = {p.path for p in problems if p.severity == "error"}
     templates = Templates(templates_dir)
     good: list[SourcedPlaybook] = []
     messages: dict[tuple[str, str, str], MessageSpec] = {}
     digests: dict[str, str] = {}
     replies: dict[str, ReplySpec] = {}
     for item in sourced:
-        item_problems: list[Problem] = list(_attachment_problems(item))
-        used: set[str] = set()
-        reply, reply_problems = _compile_reply(item, templates)
-        item_problems.extend(reply_problems)
-        if reply is not None:
-            replies[item.playbook.id] = reply
-            if reply.name is not None:
-                used.add(reply.name)
-            used |= reply.references if reply.references is not None else templates.all_names()
-        for step_index, step in enumerate(item.playbook.steps):
-            for segment in _segments(item.playbook):
-                spec, spec_problems = _compile(item, templates, step_index, step, segment)
-                item_problems.extend(spec_problems)
-                if spec is not None:
-                    messages[(item.playbook.id, step.id, segment)] = spec
-                    # The version covers every template file the message can use.
-                    if spec.name is not None:
-                        used.add(spec.name)
-                    refs = spec.references
-                    used |= refs if refs is not None else templates.all_names()
-        problems.extend(item_problems)
-        if not any(p.severity == "error" for p in item_problems):
+        try:
+            compiled = _compile_playbook(item, templates)
+        except Exception as exc:  # a bug of ours must not hide the other files' problems
+            problems.append(internal_problem(item.path, exc))
+            continue
+        problems.extend(compiled.problems)
+        messages.update(compiled.messages)
+        if compiled.reply is not None:
+            replies[item.playbook.id] = compiled.reply
+        if str(item.path) not in rejected and not any(
+            p.severity == "error" for p in compiled.problems
+        ):
             good.append(item)
-            digests[item.playbook.id] = _digest(item, templates, used)
-    problems.sort()
+            digests[item.playbook.id] = _digest(item, templates, compiled.used)
+    # One mistake found by several segments (a missing template file) is reported once.
+    problems = sorted(set(problems))
     return PlaybookLibrary(good, messages, digests, replies), problems
+
+
+def _compile_playbook(item: SourcedPlaybook, templates: Templates) -> _Compiled:
+    compiled = _Compiled(list(_attachment_problems(item)), {}, None, set())
+    reply, reply_problems = _compile_reply(item, templates)
+    compiled.problems.extend(reply_problems)
+    if reply is not None:
+        compiled.reply = reply
+        compiled.use(reply.name, reply.references, templates)
+    sampled: dict[tuple[int, bool], list[Sample]] = {}  # shared by a step's segments
+    for step_index, step in enumerate(item.playbook.steps):
+        for segment in _segments(item.playbook):
+            spec, spec_problems = _compile(item, templates, step_index, segment, sampled)
+            compiled.problems.extend(spec_problems)
+            if spec is not None:
+                compiled.messages[(item.playbook.id, step.id, segment)] = spec
+                compiled.use(spec.name, spec.references, templates)
+    return compiled
 
 
 def _segments(playbook: Playbook) -> list[str]:
@@ -141,8 +170,13 @@ def _segments(playbook: Playbook) -> list[str]:
 
 
 def _compile(
-    item: SourcedPlaybook, templates: Templates, index: int, step: Step, segment: str
+    item: SourcedPlaybook,
+    templates: Templates,
+    index: int,
+    segment: str,
+    sampled: dict[tuple[int, bool], list[Sample]],
 ) -> tuple[MessageSpec | None, list[Problem]]:
+    step = item.playbook.steps[index]
     variant = step.variants.get(segment)
     loc: tuple[str | int, ...]
     if variant is not None and (variant.template is not None or variant.text is not None):
@@ -161,24 +195,46 @@ def _compile(
     field = (*loc, "text" if text is not None else "template")
     try:
         template = templates.get(name, text)
-        variables = templates.variables(name, text)
-        per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
         references = templates.references(name, text)
-        reads_checkins = variables is None or "checkin" in variables
-        spec = MessageSpec(template, name, attachments, per_target, references, reads_checkins)
-        for day, occurrence in _sample_days(item.playbook, step):
-            context = _sample_context(item.playbook, step, segment, day, occurrence)
-            rendered = Templates.render(template, context, name)
-            if limits.utf8_len(rendered) > limits.MASS_TEXT_MAX_BYTES:
-                return spec, [
-                    item.problem(
-                        field,
-                        f"renders to {limits.utf8_len(rendered)} bytes on day {day};"
-                        f" WeCom allows {limits.MASS_TEXT_MAX_BYTES}",
-                    )
-                ]
+        variables = templates.variables(name, text)
     except TemplateProblem as exc:
-        return None, [_template_problem(item, templates, field, exc, step, segment)]
+        where = f"step {step.id!r}, segment {segment!r}"
+        return None, [_template_problem(item, templates, field, exc.failure, where)]
+    per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
+    reads_checkins = variables is None or "checkin" in variables
+    spec = MessageSpec(template, name, attachments, per_target, references, reads_checkins)
+    dated = variables is None or not variables.isdisjoint(DATED_VARIABLES)
+    if (index, dated) not in sampled:
+        sampled[(index, dated)] = samples(item.playbook, step.schedule, dated)
+    if not sampled[(index, dated)]:
+        message = f"step {step.id!r} never fires: its schedule matches none of its days"
+        return spec, [item.problem(("steps", index, "schedule"), message, "warning")]
+    return _render_samples(item, templates, spec, step, segment, sampled[(index, dated)], field)
+
+
+def _render_samples(
+    item: SourcedPlaybook,
+    templates: Templates,
+    spec: MessageSpec,
+    step: Step,
+    segment: str,
+    sends: list[Sample],
+    field: tuple[str | int, ...],
+) -> tuple[MessageSpec | None, list[Problem]]:
+    """Render the message for each sample send; stop at the first problem."""
+    where = f"step {step.id!r}, segment {segment!r}"
+    for number, sample in enumerate(sends):
+        context = _sample_context(item.playbook, step, segment, sample)
+        try:
+            rendered = Templates.render(spec.template, context, spec.name)
+        except TemplateProblem as exc:
+            # An error only some days meet says which: the first sample rendered fine.
+            when = "" if number == 0 else f", {sample.describe()}"
+            return None, [_template_problem(item, templates, field, exc.failure, where + when)]
+        if limits.utf8_len(rendered) > limits.MASS_TEXT_MAX_BYTES:
+            size = limits.utf8_len(rendered)
+            message = f"renders to {size} bytes on day {sample.day}; WeCom allows "
+            return spec, [item.problem(field, message + str(limits.MASS_TEXT_MAX_BYTES))]
     return spec, []
 
 
@@ -198,10 +254,8 @@ def _compile_reply(
             Templates.render(template, context, name)
     except TemplateProblem as exc:
         failure = exc.failure
-        if failure.file is None or failure.line == 0:
-            return None, [item.problem(field, f"check-in reply: {failure.message}")]
-        path = str(templates.source_path(failure.file))
-        return None, [Problem(path, failure.line, 1, f"check-in reply: {failure.message}")]
+        path, line, col = _failure_position(item, templates, field, failure)
+        return None, [Problem(path, line, col, f"check-in reply: {failure.message}")]
     return ReplySpec(template, name, references), []
 
 
@@ -209,23 +263,31 @@ def _template_problem(
     item: SourcedPlaybook,
     templates: Templates,
     field: tuple[str | int, ...],
-    exc: TemplateProblem,
-    step: Step,
-    segment: str,
+    failure: TemplateFailure,
+    where: str,
 ) -> Problem:
-    failure = exc.failure
-    context = f" (step {step.id!r}, segment {segment!r})"
-    if failure.file is None:  # inline text: point into the YAML block
-        base = item.problem(field, "")
-        offset = max(failure.line - 1, 0) + (
-            1 if failure.line and "\n" in str(_value(item, field)) else 0
-        )
-        return Problem(base.path, base.line + offset, base.col, failure.message + context)
-    if failure.line == 0:  # not found: the reference in the playbook is what to fix
-        return item.problem(field, failure.message)
-    return Problem(
-        str(templates.source_path(failure.file)), failure.line, 1, failure.message + context
-    )
+    path, line, col = _failure_position(item, templates, field, failure)
+    if failure.file is not None and failure.line == 0:  # the reference in the playbook
+        return Problem(path, line, col, failure.message)
+    return Problem(path, line, col, f"{failure.message} ({where})")
+
+
+def _failure_position(
+    item: SourcedPlaybook,
+    templates: Templates,
+    field: tuple[str | int, ...],
+    failure: TemplateFailure,
+) -> tuple[str, int, int]:
+    """Where to report a template failure: the template file's line; for inline text the
+    line inside the YAML scalar; for a file that is missing, the playbook's reference."""
+    if failure.file is not None and failure.line != 0:
+        return str(templates.source_path(failure.file)), failure.line, 1
+    base = item.problem(field, "")
+    if failure.line == 0:
+        return base.path, base.line, base.col
+    value = str(_value(item, field))
+    line, col = scalar_line(item.text, base.line, base.col, value, failure.line)
+    return base.path, line, col
 
 
 def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:
@@ -235,36 +297,18 @@ def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:
     return node
 
 
-def _sample_days(playbook: Playbook, step: Step) -> list[tuple[int, int | None]]:
-    """(day, occurrence) pairs to render at validate time: every day a day-based step fires."""
-    schedule = step.schedule
-    pairs: list[tuple[int, int | None]]
-    if schedule.day is not None:
-        pairs = [(day, n) for n, day in enumerate(sorted(set(schedule.day)), start=1)]
-        return pairs
-    if schedule.days is not None:
-        span = range(schedule.days.from_, schedule.days.to + 1, schedule.days.every)
-        pairs = [(day, n) for n, day in enumerate(span, start=1)]
-        return pairs[:SAMPLE_DAYS_MAX]
-    last = min(playbook.duration_days or 1, SAMPLE_DAYS_MAX)
-    occurrence = None if schedule.cron is not None else 1
-    return [(day, occurrence) for day in range(1, last + 1)]
-
-
 def _sample_context(
-    playbook: Playbook, step: Step, segment: str, day: int, occurrence: int | None
+    playbook: Playbook, step: Step, segment: str, sample: Sample
 ) -> dict[str, object]:
-    anchor = playbook.anchor if isinstance(playbook.anchor, date) else SAMPLE_CREATED.date()
-    local = datetime.combine(anchor + timedelta(days=day - 1), step.schedule.time or time(9))
     kind = "group" if playbook.audience.chat_type == "group" else "customer"
     return message_context(
         schedule_context(
             playbook=playbook,
             step=step,
-            anchor=anchor,
-            day=day,
-            occurrence=occurrence,
-            local_time=local,
+            anchor=sample.anchor,
+            day=sample.day,
+            occurrence=sample.occurrence,
+            local_time=sample.local,
         ),
         target_context(sample_target(kind, SAMPLE_CREATED), kind),
         segment,
@@ -302,9 +346,7 @@ def _file_problems(
 ) -> Iterator[Problem]:
     path = item.path.parent / name
     if not path.is_file():
-        yield item.problem(
-            loc, f"attachment file {name!r} not found (looked in {item.path.parent})"
-        )
+        yield item.problem(loc, f"attachment file {name!r} not found at {path.resolve()}")
         return
     max_bytes, suffixes = MEDIA_RULES[kind]
     if suffixes and path.suffix.lower() not in suffixes:

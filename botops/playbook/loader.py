@@ -41,6 +41,7 @@ class SourcedPlaybook:
     path: Path
     document: Any = field(repr=False)
     digest: str  # sha256 of the file's bytes
+    text: str = field(default="", repr=False)  # the file's text, to locate lines in scalars
 
     def problem(
         self, loc: Loc, message: str, severity: str = "error", *, at_key: bool = False
@@ -66,8 +67,13 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     for path in paths:
         if path.is_dir():
+            # `.YAML` too: a file silently skipped is a playbook silently not run.
             found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES and p.is_file())
+                sorted(
+                    p
+                    for p in path.rglob("*")
+                    if p.suffix.lower() in PLAYBOOK_SUFFIXES and p.is_file()
+                )
             )
         elif path.is_file():
             found.append(path)
@@ -111,11 +117,18 @@ def load_file(
         playbook = Playbook.model_validate(document)
     except ValidationError as exc:
         return None, [_problem_for(path, document, error) for error in _distinct(exc.errors())]
-    sourced = SourcedPlaybook(playbook, path, document, hashlib.sha256(raw).hexdigest())
+    sourced = SourcedPlaybook(playbook, path, document, hashlib.sha256(raw).hexdigest(), text)
     return sourced, [
         sourced.problem(loc, msg, sev, at_key=key)
         for loc, msg, sev, key in semantic_problems(playbook, defaults)
     ]
+
+
+def internal_problem(path: Path, exc: Exception) -> Problem:
+    """A check that crashed: said plainly, at the top of the file, so the run goes on."""
+    return Problem(
+        str(path), 1, 1, f"botops could not check this file ({type(exc).__name__}: {exc})"
+    )
 
 
 _YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # what YAML counts as a new line
@@ -176,7 +189,11 @@ def load_paths(
     loaded: list[SourcedPlaybook] = []
     first_seen: dict[str, SourcedPlaybook] = {}
     for path in files:
-        sourced, file_problems = load_file(path, defaults)
+        try:
+            sourced, file_problems = load_file(path, defaults)
+        except Exception as exc:  # a bug of ours must not hide the other files' problems
+            problems.append(internal_problem(path, exc))
+            continue
         problems.extend(file_problems)
         if sourced is None:
             continue
@@ -207,6 +224,7 @@ def _distinct(errors: list[ErrorDetails]) -> Iterator[ErrorDetails]:
 def _problem_for(path: Path, document: Any, error: ErrorDetails) -> Problem:
     loc = [part for part in error["loc"] if part != "[key]"]
     kind = error["type"]
+    in_key = "[key]" in error["loc"]  # a mapping's key is wrong, not its value
     if kind == "extra_forbidden":
         key = loc[-1]
         message = f"unknown key {key!r}" + _suggestion(str(key), _allowed_keys(loc[:-1]))
@@ -214,10 +232,13 @@ def _problem_for(path: Path, document: Any, error: ErrorDetails) -> Problem:
     elif kind == "missing":
         message = f"missing required key {loc[-1]!r}"
         line, col = locate(document, loc[:-1])
+    elif in_key:
+        message = f"key {loc[-1]!r}: {error['msg'].removeprefix('Value error, ')}"
+        line, col = locate(document, loc, at_key=True)
     else:
         message = error["msg"].removeprefix("Value error, ")
         line, col = locate(document, loc)
-    where = dotted(loc[:-1] if kind in ("extra_forbidden", "missing") else loc)
+    where = dotted(loc[:-1] if kind in ("extra_forbidden", "missing") or in_key else loc)
     return Problem(str(path), line, col, f"{where}: {message}" if where else message)
 
 

@@ -13,17 +13,27 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from botops.playbook.cron import parse_cron
-from botops.playbook.types import LocalTime, PositiveDuration, Slug, Weekday
+from botops.playbook.types import (
+    DayCount,
+    DayNumber,
+    Expiry,
+    LocalTime,
+    Slug,
+    Weekday,
+    in_date_range,
+)
 from botops.wecom import limits
 
 _STR_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
@@ -119,9 +129,11 @@ class Segment(Strict):
 
 
 class DayRange(Strict):
-    from_: int = Field(alias="from", description="first day number (Day 1 is the anchor date)")
-    to: int = Field(description="last day number, inclusive")
-    every: int = Field(1, ge=1, description="every K days, counted from 'from'")
+    from_: DayNumber = Field(
+        alias="from", description="first day number (Day 1 is the anchor date)"
+    )
+    to: DayNumber = Field(description="last day number, inclusive")
+    every: DayCount = Field(1, description="every K days, counted from 'from'")
 
     @model_validator(mode="after")
     def _ordered(self) -> DayRange:
@@ -137,6 +149,11 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def _at_in_range(value: datetime) -> datetime:
+    in_date_range(value.date())
+    return value
+
+
 def _validate_cron(value: str) -> str:
     parse_cron(value, ZoneInfo("UTC"))  # raises ValueError with a readable message
     return value
@@ -148,7 +165,7 @@ class Schedule(Strict):
 
     day: (
         Annotated[
-            list[int],
+            list[DayNumber],
             BeforeValidator(_as_list),
             WithJsonSchema(
                 {
@@ -168,7 +185,7 @@ class Schedule(Strict):
     cron: Annotated[str, BeforeValidator(_validate_cron)] | None = Field(
         None, description="5-field cron in the playbook's timezone (bounded by 'days' if given)"
     )
-    at: datetime | None = Field(
+    at: Annotated[datetime, AfterValidator(_at_in_range)] | None = Field(
         None,
         description="an absolute date and time; without an offset it is in the playbook's timezone",
     )
@@ -291,10 +308,10 @@ class Step(Strict):
     variants: dict[str, Variant] = Field(
         default_factory=dict, description="per-segment message overrides, keyed by segment name"
     )
-    expires_after: PositiveDuration | None = Field(
+    expires_after: Expiry | None = Field(
         None, description="how long after its planned time a send is still worth sending"
     )
-    priority: int | None = Field(
+    priority: StrictInt | None = Field(
         None, ge=0, le=100, description="overrides the playbook's priority"
     )
     when_capped: Literal["defer", "drop"] | None = Field(
@@ -339,9 +356,11 @@ class TimeWindow(Strict):
 class Makeup(Strict):
     """补卡: checking in late for a missed day."""
 
-    allowance: int = Field(ge=1, description="make-ups allowed per member over the whole playbook")
-    within_days: int = Field(1, ge=1, description="how many days back a make-up may reach")
-    points: int | None = Field(
+    allowance: StrictInt = Field(
+        ge=1, description="make-ups allowed per member over the whole playbook"
+    )
+    within_days: DayCount = Field(1, description="how many days back a make-up may reach")
+    points: StrictInt | None = Field(
         None, ge=0, description="points per make-up (default: the rule's points)"
     )
     keywords: list[str] = Field(
@@ -369,11 +388,14 @@ class CheckinRule(Strict):
     regex: Annotated[str | None, BeforeValidator(_validate_regex)] = Field(
         None, description="or a message matching this regular expression"
     )
-    points: int = Field(10, ge=0, description="points per check-in (once per member per local day)")
+    points: StrictInt = Field(
+        10, ge=0, description="points per check-in (once per member per local day)"
+    )
     window: TimeWindow | None = Field(
         None, description="local time window in which check-ins count"
     )
-    streak_bonus: dict[int, int] = Field(
+    # Strict keys: `{7: 30, "7": 500}` would be one streak length given twice.
+    streak_bonus: dict[StrictInt, StrictInt] = Field(
         default_factory=dict, description="extra points on reaching a streak length, e.g. {7: 30}"
     )
     makeup: Makeup | None = None
@@ -394,9 +416,13 @@ class CheckinRule(Strict):
 class InactivityRule(Strict):
     """Flag a group whose last `days` days had too little activity."""
 
-    days: int = Field(ge=1, description="look-back window in days")
-    min_messages: int | None = Field(None, ge=1, description="flag if fewer messages than this")
-    min_checkins: int | None = Field(None, ge=1, description="flag if fewer check-ins than this")
+    days: DayCount = Field(description="look-back window in days")
+    min_messages: StrictInt | None = Field(
+        None, ge=1, description="flag if fewer messages than this"
+    )
+    min_checkins: StrictInt | None = Field(
+        None, ge=1, description="flag if fewer check-ins than this"
+    )
 
     @model_validator(mode="after")
     def _has_threshold(self) -> InactivityRule:
@@ -432,13 +458,17 @@ class PlaybookPolicy(Strict):
 
 
 def _parse_anchor(value: Any) -> Any:
-    if isinstance(value, date) or value in ("group_created", "enrolled"):
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return in_date_range(value)
+    if value in ("group_created", "enrolled"):
         return value
     if isinstance(value, str):
         try:
-            return date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            return in_date_range(parsed)
     raise ValueError(
         f"anchor must be 'group_created', 'enrolled' or a date YYYY-MM-DD, got {value!r}"
     )
@@ -451,6 +481,10 @@ Anchor = Annotated[
         {"anyOf": [{"enum": ["group_created", "enrolled"]}, {"type": "string", "format": "date"}]}
     ),
 ]
+
+
+# The config's `timezone` when it names none; playbooks without their own take the config's.
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 def validate_timezone(value: object) -> str | None:
@@ -472,15 +506,15 @@ class Playbook(Strict):
     description: str = ""
     enabled: bool = True
     timezone: Annotated[str | None, BeforeValidator(validate_timezone)] = Field(
-        None, description="IANA timezone (default: the config's timezone, Asia/Shanghai)"
+        None, description=f"IANA timezone (default: the config's timezone, {DEFAULT_TIMEZONE})"
     )
-    priority: int = Field(
+    priority: StrictInt = Field(
         50, ge=0, le=100, description="higher wins when the receive cap is reached"
     )
     audience: Audience
     anchor: Anchor = Field("enrolled", description="what Day 1 is for each target")
-    duration_days: int | None = Field(
-        None, ge=1, description="length of the run; gives templates days_left"
+    duration_days: DayCount | None = Field(
+        None, description="length of the run; gives templates days_left"
     )
     segments: list[Segment] = Field(default_factory=list, description="first match wins")
     default_segment: str = Field("default", description="segment of targets no segment matches")

@@ -2,12 +2,19 @@
 
 The sandbox keeps a template from reaching Python internals (templates are reviewed, but they
 are data, not code). `StrictUndefined` makes a misspelled variable an error instead of an
-empty string in front of ten thousand customers.
+empty string in front of ten thousand customers, and a value that is not set (None) is an
+error too instead of the text "None".
+
+Whatever goes wrong while compiling or rendering — a Jinja error, `1 / 0`, a filter given the
+wrong type, a missing or unreadable included file — becomes a `TemplateProblem` naming the
+template file and line, so `botops validate` reports it and the planner skips that one send.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -19,10 +26,13 @@ from jinja2 import (
     Template,
     TemplateError,
     TemplateNotFound,
+    TemplateRuntimeError,
+    Undefined,
     meta,
     nodes,
 )
-from jinja2.exceptions import TemplateSyntaxError
+from jinja2.environment import Environment
+from jinja2.exceptions import TemplatesNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _CN_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -30,7 +40,14 @@ _CN_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周
 
 def _as_date(value: date | datetime | str) -> date:
     # Dates written in playbook `vars` arrive as ISO text.
-    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            raise ValueError(f"expected a date like '2026-12-08', got {value!r}") from None
+    if not isinstance(value, date):
+        raise TypeError(f"expected a date, got {type(value).__name__} {value!r}")
+    return value
 
 
 def cn_date(value: date | datetime | str) -> str:
@@ -46,12 +63,66 @@ def cn_weekday(value: date | datetime | str) -> str:
 
 def add_days(value: date | datetime | str, days: int) -> date:
     """{{ anchor | add_days(7) | cn_date }}"""
+    if not isinstance(days, int) or isinstance(days, bool):
+        raise TypeError(f"add_days needs a whole number of days, got {days!r}")
     return _as_date(value) + timedelta(days=days)
+
+
+def default(value: Any, default_value: Any = "", boolean: bool = False) -> Any:
+    """Jinja's `default`, which also replaces None: `{{ vars.coupon | default('') }}` is how
+    docs/templates.md says to write an optional value, and `coupon:` left blank is None."""
+    if value is None or isinstance(value, Undefined) or (boolean and not value):
+        return default_value
+    return value
+
+
+class RendersNone(TemplateRuntimeError):
+    """A `{{ ... }}` evaluated to None: StrictUndefined catches missing names, not null values
+    (`vars: {empty: }`, `days_left` without `duration_days`), which would print "None"."""
+
+
+def _refuse_none(value: Any) -> Any:
+    if value is None:
+        raise RendersNone(
+            "a value renders None (it is not set); give a default with `| default(...)`"
+            " or test `is none`"
+        )
+    return value
+
+
+class UnreadableTemplate(TemplateError):
+    """A template file that is not UTF-8 text (or cannot be read at all)."""
+
+    def __init__(self, name: str, line: int, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.line = line
+
+
+class _Loader(FileSystemLoader):
+    """UTF-8 files; a byte-order mark (some Windows editors write one) is dropped rather than
+    sent to customers as an invisible first character."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root), encoding="utf-8-sig")
+        self.root = root
+
+    def get_source(self, environment: Environment, template: str) -> Any:
+        try:
+            return super().get_source(environment, template)
+        except TemplateNotFound:  # an OSError too
+            raise
+        except UnicodeDecodeError as exc:
+            line = bytes(exc.object[: exc.start]).count(b"\n") + 1
+            raise UnreadableTemplate(template, line, f"not UTF-8 text: {exc.reason}") from None
+        except OSError as exc:  # permissions, a file vanishing between check and read
+            raise UnreadableTemplate(template, 0, f"cannot read template: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateFailure:
-    """Where a template went wrong: `file` is None for inline `text:` templates."""
+    """Where a template went wrong: `file` is None for inline `text:` templates; `line` 0 when
+    no line is to blame (the file itself is missing)."""
 
     file: str | None
     line: int
@@ -59,9 +130,17 @@ class TemplateFailure:
 
 
 class TemplateProblem(Exception):
+    """Reads as `FILE:LINE: message` (the planner's skip reason: `template error: ...`)."""
+
     def __init__(self, failure: TemplateFailure) -> None:
-        super().__init__(failure.message)
+        where = ""
+        if failure.line:
+            where = f"{failure.file}:{failure.line}: " if failure.file else f"line {failure.line}: "
+        super().__init__(where + failure.message)
         self.failure = failure
+
+
+_REFERENCE_NODES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
 
 class Templates:
@@ -72,8 +151,9 @@ class Templates:
     def __init__(self, templates_dir: Path) -> None:
         self.root = templates_dir
         self.env = ImmutableSandboxedEnvironment(
-            loader=FileSystemLoader(str(templates_dir)),
+            loader=_Loader(templates_dir),
             undefined=StrictUndefined,
+            finalize=_refuse_none,
             autoescape=False,  # plain-text chat messages, not HTML
             trim_blocks=True,
             lstrip_blocks=True,
@@ -83,6 +163,7 @@ class Templates:
         self.env.filters["cn_date"] = cn_date
         self.env.filters["cn_weekday"] = cn_weekday
         self.env.filters["add_days"] = add_days
+        self.env.filters["default"] = self.env.filters["d"] = default
         self._inline: dict[str, Template] = {}
 
     def get(self, name: str | None, text: str | None) -> Template:
@@ -94,46 +175,63 @@ class Templates:
                 return cached
             assert name is not None
             return self.env.get_template(name)
-        except TemplateNotFound:
-            raise TemplateProblem(
-                TemplateFailure(name, 0, f"template {name!r} not found in {self.root}")
-            ) from None
-        except TemplateSyntaxError as exc:
-            raise TemplateProblem(
-                TemplateFailure(name, exc.lineno, f"template syntax: {exc.message}")
-            ) from None
+        except Exception as exc:  # also e.g. RecursionError on absurdly nested blocks
+            raise TemplateProblem(_failure(exc, name, self.env)) from None
 
     def variables(self, name: str | None, text: str | None) -> frozenset[str] | None:
         """The context variables a template reads, or None when that cannot be known (it
         includes, imports or extends another template)."""
-        source = self._source(name, text)
-        tree = self.env.parse(source)
-        if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        tree = self._parse(name, text)
+        if any(tree.find_all(_REFERENCE_NODES)):
             return None
         return frozenset(meta.find_undeclared_variables(tree))
 
     def references(self, name: str | None, text: str | None) -> frozenset[str] | None:
         """The template files this one includes, imports or extends, transitively; None when
-        a name is computed at render time (then any template may be used)."""
+        a name is computed at render time (then any template may be used).
+
+        Raises TemplateProblem for a referenced file that is missing (at the line referring
+        to it), not UTF-8 or not valid Jinja (in that file)."""
         seen: set[str] = set()
-        pending: list[tuple[str | None, str | None]] = [(name, text)]
+        pending: list[tuple[str | None, nodes.Template]] = [(name, self._parse(name, text))]
         while pending:
-            current, inline = pending.pop()
-            source = self._source(current, inline)
-            for ref in meta.find_referenced_templates(self.env.parse(source)):
-                if ref is None:
+            current, tree = pending.pop()
+            for line, names, optional in _referenced(tree):
+                if names is None:
                     return None
-                if ref not in seen:
-                    seen.add(ref)
-                    pending.append((ref, None))
+                found = False
+                for ref in names:
+                    if ref in seen:
+                        found = True
+                    elif (included := self._parse_found(ref, None)) is not None:
+                        found = True
+                        seen.add(ref)
+                        pending.append((ref, included))
+                if not found and not optional:
+                    failure = TemplateFailure(current, line, _not_found(self.env, names[0]))
+                    raise TemplateProblem(failure)
         return frozenset(seen)
 
-    def _source(self, name: str | None, text: str | None) -> str:
-        if text is not None:
-            return text
-        assert self.env.loader is not None
-        assert name is not None
-        return self.env.loader.get_source(self.env, name)[0]
+    def _parse(self, name: str | None, text: str | None) -> nodes.Template:
+        """The template's syntax tree; raises TemplateProblem."""
+        tree = self._parse_found(name, text)
+        if tree is None:
+            raise TemplateProblem(TemplateFailure(name, 0, _not_found(self.env, name)))
+        return tree
+
+    def _parse_found(self, name: str | None, text: str | None) -> nodes.Template | None:
+        """The template's syntax tree, None if its file does not exist; raises
+        TemplateProblem for a file that cannot be read or is not valid Jinja."""
+        try:
+            if text is None:
+                assert self.env.loader is not None
+                assert name is not None
+                text = self.env.loader.get_source(self.env, name)[0]
+            return self.env.parse(text, name)
+        except TemplateNotFound:
+            return None
+        except Exception as exc:
+            raise TemplateProblem(_failure(exc, name, self.env)) from None
 
     def all_names(self) -> frozenset[str]:
         return frozenset(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
@@ -143,26 +241,91 @@ class Templates:
 
     @staticmethod
     def render(template: Template, context: dict[str, Any], name: str | None) -> str:
-        """Render and trim; raises TemplateProblem naming the template line."""
+        """Render and trim; raises TemplateProblem naming the template file and line.
+
+        Every exception counts, not only Jinja's: `{{ a / b }}` with b = 0 on a real group
+        must skip that one send, never crash the plan for every group."""
         try:
             return template.render(context).strip()
-        except TemplateError as exc:
-            raise TemplateProblem(
-                TemplateFailure(name, _failing_line(template), str(exc))
-            ) from None
+        except Exception as exc:  # any exception: see above
+            where = _failing_frame(template, name)
+            raise TemplateProblem(_failure(exc, name, template.environment, where)) from None
 
 
-def _failing_line(template: Template) -> int:
-    """The template line being rendered when the current exception was raised.
+def _referenced(tree: nodes.Template) -> Iterator[tuple[int, list[str] | None, bool]]:
+    """(line, names, optional) of each extends/include/import; names None when computed."""
+    for node in tree.find_all(_REFERENCE_NODES):
+        assert isinstance(node, _REFERENCE_NODES)
+        optional = isinstance(node, nodes.Include) and node.ignore_missing
+        template = node.template  # a name, or a list or tuple of names (the first found)
+        items = template.items if isinstance(template, nodes.Tuple | nodes.List) else [template]
+        names = [i.value for i in items if isinstance(i, nodes.Const) and isinstance(i.value, str)]
+        yield node.lineno, names if names and len(names) == len(items) else None, optional
+
+
+def _failure(
+    exc: BaseException, name: str | None, env: Environment, at: tuple[str | None, int] | None = None
+) -> TemplateFailure:
+    """What went wrong compiling or rendering template `name` (None: inline text), and where.
+
+    `at` is the file and line being rendered when `exc` was raised; None while compiling,
+    where a failure without a line of its own is the template's (a missing file: line 0)."""
+    if isinstance(exc, TemplateSyntaxError):  # at render time, maybe in an included file
+        file = _template_name(env, exc.filename) if exc.filename else name
+        return TemplateFailure(file, exc.lineno, f"template syntax: {exc.message}")
+    if isinstance(exc, UnreadableTemplate):
+        return TemplateFailure(exc.name, exc.line, str(exc))
+    file, line = at if at is not None else (name, 0)
+    if isinstance(exc, TemplatesNotFound):
+        message = str(exc)
+    elif isinstance(exc, TemplateNotFound):
+        message = _not_found(env, exc.name)
+    elif isinstance(exc, RecursionError):
+        message = f"{_describe(exc)} (nested too deeply, or does a template include itself?)"
+    elif isinstance(exc, TemplateError):
+        message = str(exc)
+    else:
+        message = _describe(exc)
+    return TemplateFailure(file, line, message)
+
+
+def _not_found(env: Environment, name: object) -> str:
+    root = env.loader.root if isinstance(env.loader, _Loader) else "the templates folder"
+    return f"template {name!r} not found in {root}"
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _failing_frame(template: Template, name: str | None) -> tuple[str | None, int]:
+    """The template file (None: inline text) and line being rendered when the current
+    exception was raised.
 
     Jinja rewrites tracebacks so that frames of compiled templates carry the template's own
-    file name and line numbers; we take the innermost such frame.
+    file name and line numbers (and `__jinja_exception__` in their globals); we take the
+    innermost such frame, which is in the included, imported or base file when the error
+    is there.
     """
     _, _, tb = sys.exc_info()
-    filename = template.filename or "<template>"
-    line = 0
+    found: tuple[str | None, int] = (name, 1)
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename == filename:
-            line = tb.tb_lineno
+        frame = tb.tb_frame
+        if "__jinja_exception__" in frame.f_globals or "__jinja_template__" in frame.f_globals:
+            filename = frame.f_code.co_filename
+            top = filename == (template.filename or "<template>")
+            file = name if top else _template_name(template.environment, filename)
+            found = (file, tb.tb_lineno)
         tb = tb.tb_next
-    return line
+    return found
+
+
+def _template_name(env: Environment, filename: str) -> str | None:
+    """The loader's name for a template file path; None for inline text."""
+    loader = env.loader
+    if isinstance(loader, FileSystemLoader):
+        for base in loader.searchpath:
+            relative = os.path.relpath(filename, base)
+            if not relative.startswith(os.pardir):
+                return Path(relative).as_posix()
+    return None if filename == "<template>" else filename

@@ -157,11 +157,11 @@ def _leaderboards(boards: Sequence[Leaderboard]) -> str:
     for board in boards:
         top = max((r.points for r in board.rows), default=0) or 1
         rows = "".join(
-            f'<tr><td class="num">{i}</td><td>{escape(r.name)}</td>'
+            f'<tr><td class="num">{r.rank}</td><td>{escape(r.name)}</td>'
             f'<td class="num">{r.points}</td><td><span class="meter" '
             f'style="width:{100 * max(r.points, 0) / top:.0f}%"></span></td>'
             f'<td class="num">{r.streak} 天</td></tr>'
-            for i, r in enumerate(board.rows, 1)
+            for r in board.rows
         )
         tables.append(
             f'<div class="card board"><h3>{escape(board.name)} <code>{escape(board.playbook)}</code>'

@@ -53,8 +53,8 @@ def render_json(report: Report) -> str:
                 "playbook": b.playbook,
                 "name": b.name,
                 "rows": [
-                    {"rank": i, "name": row.name, "points": row.points, "streak": row.streak}
-                    for i, row in enumerate(b.rows, 1)
+                    {"rank": row.rank, "name": row.name, "points": row.points, "streak": row.streak}
+                    for row in b.rows
                 ],
             }
             for b in report.leaderboards

@@ -7,7 +7,8 @@ database or a clock. Sections:
                  flagged ones first (least active first), then the rest, most active first
     overview     all groups' figures per day (the chart at the top)
     rates        per check-in playbook: playbook day -> members checked in / members
-    leaderboards per check-in playbook, the top members by points
+    leaderboards per check-in playbook, the top members by points with their ranks (as the
+                 store ranks them: a tie shares one, 1, 1, 3; ties at the cut-off included)
     outcomes     per playbook and step: outbox sends by outcome over the period
 """
 

@@ -48,6 +48,7 @@ class StatusInputs:
     last_planned: datetime | None  # the latest outbox write: is a daemon working?
     last_synced: datetime | None  # the latest group fetched from WeCom: is the sync working?
     daemons: Sequence[DaemonStatus]  # leader first
+    alerts_logged_only: bool = False  # the last alert had no robot key to go to: only logged
 
 
 def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
@@ -57,6 +58,8 @@ def render_text(status: StatusInputs, now: datetime, tz: ZoneInfo) -> str:
     lines.append(f"last outbox activity: {_when(now, status.last_planned, tz)}")
     lines.append(f"groups last synced: {_when(now, status.last_synced, tz)}")
     lines.append(f"callbacks waiting to be handled: {status.pending_callbacks}")
+    if status.alerts_logged_only:
+        lines.append("alerts are logged only (alerts.not_sent): alerts.robot_key is not set")
     lines += ["", f"Sends due today ({status.day:%m-%d}):"]
     if status.sends_today:
         counts = sorted(status.sends_today.items(), key=lambda kv: (-kv[1], kv[0]))

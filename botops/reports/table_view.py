@@ -31,10 +31,7 @@ def render_table(report: Report) -> str:
         lines += _rates(rates.days)
     for board in report.leaderboards:
         lines += ["", f"Leaderboard: {clean(board.name)} ({board.playbook})"]
-        rows = [
-            [str(i), clean(r.name), str(r.points), str(r.streak)]
-            for i, r in enumerate(board.rows, 1)
-        ]
+        rows = [[str(r.rank), clean(r.name), str(r.points), str(r.streak)] for r in board.rows]
         lines += columns(["rank", "name", "points", "streak"], rows, numeric={0, 2, 3})
     lines += ["", "Send outcomes (due in the period)"]
     if report.outcomes:

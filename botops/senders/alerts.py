@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import Engine
 
 from botops.errors import WeComError, WeComRetryableError
-from botops.store.alerts import delivery_failed, finish_alert, pending_alerts
+from botops.store.alerts import NO_ROBOT_KEY, delivery_failed, finish_alert, pending_alerts
 from botops.store.db import in_session
 from botops.store.models import AlertStatus
 from botops.wecom.responses import OutcomeUnknown
@@ -27,8 +27,6 @@ log = structlog.get_logger()
 GIVE_UP_AFTER = timedelta(hours=24)
 """An alert not delivered by then is given up: a day late, it tells ops nothing the digest and
 `botops status` do not."""
-
-NO_ROBOT_KEY = "alerts.robot_key is not set"
 
 
 async def send_alerts(

@@ -25,6 +25,10 @@ SENDS_FAILED = "sends_failed"  # WeCom refused sends of a dispatch round (at mos
 CALLBACK_GIVEN_UP = "callback_given_up"  # handling a stored callback failed for hours
 DAEMON_SILENT = "daemon_silent"  # a replica stopped without a clean shutdown
 
+# The `error` of an alert finished without a robot to send it to: alerts are then only logged
+# (`alerts.not_sent`), a choice of configuration, not a failure (`botops status` says so once).
+NO_ROBOT_KEY = "alerts.robot_key is not set"
+
 
 def record_alert(session: Session, key: str, kind: str, text: str, now: datetime) -> bool:
     """Record an alert to send; False when one with this key is already recorded."""
@@ -96,6 +100,17 @@ def delivery_failed(session: Session, alert_id: int, error: str) -> None:
         .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.PENDING)
         .values(attempts=Alert.attempts + 1, error=error)
     )
+
+
+def logged_only(session: Session) -> bool:
+    """Whether the newest finished alert went to the log only, for want of a robot key."""
+    query = (
+        select(Alert.error)
+        .where(col(Alert.status) != AlertStatus.PENDING)
+        .order_by(col(Alert.id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first() == NO_ROBOT_KEY
 
 
 def _last_sync_alert(session: Session) -> Alert | None:

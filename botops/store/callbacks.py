@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -86,28 +87,33 @@ def store_callback(
 
 
 def pending_callbacks(limit: int, now: datetime) -> SelectOfScalar[CallbackEvent]:
-    """The oldest `limit` callbacks not yet handled and not waiting to retry, read through the
-    partial index that holds only pending rows (ix_callback_events_pending), however many have
-    been handled before."""
+    """The oldest `limit` callbacks to handle now: not yet handled, not waiting to retry, and
+    not of a group with a callback waiting to retry (its later ones wait, to keep its order).
+
+    Waiting groups are left out here rather than skipped after the read: 200 pending events
+    of one group that keeps failing must not fill every batch and hide the other groups'.
+    Both scans go through the partial index that holds only pending rows
+    (ix_callback_events_pending), however many have been handled before. The waiting groups
+    are an uncorrelated `NOT IN`, read once per query (a hashed subplan on PostgreSQL, a
+    temporary index on SQLite); SQLite would rerun a correlated `NOT EXISTS` for every
+    candidate row (0.5 s instead of 5 ms at 20,000 pending)."""
+    waiting = aliased(CallbackEvent)
+    waiting_groups = select(waiting.chat_id).where(
+        col(waiting.processed_at).is_(None),
+        col(waiting.retry_at) > now,
+        col(waiting.chat_id).is_not(None),  # NOT IN over a NULL would match nothing
+    )
+    chat_id = col(CallbackEvent.chat_id)
     return (
         select(CallbackEvent)
         .where(
             col(CallbackEvent.processed_at).is_(None),
             or_(col(CallbackEvent.retry_at).is_(None), col(CallbackEvent.retry_at) <= now),
+            or_(chat_id.is_(None), chat_id.not_in(waiting_groups)),
         )
         .order_by(col(CallbackEvent.id))
         .limit(limit)
     )
-
-
-def groups_waiting_to_retry(session: Session, now: datetime) -> set[str]:
-    """Groups with a callback waiting to retry: their later callbacks wait too, in order."""
-    waiting = session.exec(
-        select(CallbackEvent.chat_id).where(
-            col(CallbackEvent.processed_at).is_(None), col(CallbackEvent.retry_at) > now
-        )
-    )
-    return {chat_id for chat_id in waiting if chat_id is not None}
 
 
 def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUNK) -> int:

@@ -5,7 +5,7 @@ a sync can commit each group on its own and an interrupted sync keeps what it di
 write is an upsert keyed by WeCom's ids: running the same sync twice changes nothing.
 
     upsert_group        one `groupchat/get` answer -> groups row (+ roster if member_version moved)
-    mark_dismissed      groups no longer listed by a complete sync
+    mark_dismissed      groups a complete sync no longer lists (and not written since)
     replace_corp_tags   the corp tag list (get_corp_tag_list) -> corp_tags
     add/remove_group_tags, list_groups, targets
 
@@ -22,9 +22,9 @@ from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from botops.errors import BotopsError
 from botops.planning.targets import Target
@@ -130,6 +130,21 @@ def upsert_group(
     return GroupChange(chat_id, row.name, new, tuple(fields), joined, left)
 
 
+def written_since(session: Session, chat_id: str, asked: datetime) -> GroupRecord | None:
+    """The group's row if it was written after `asked` (refreshed from WeCom, or dismissed
+    at or after that instant: WeCom never brings a dismissed group back), else None. A
+    `groupchat/get` answer asked for at `asked` is older than such a row and must neither
+    overwrite it nor revive it. On PostgreSQL the row stays locked until the caller commits,
+    so nothing slips in before the caller's upsert; SQLite has no row locks, and there the
+    gap is the few statements up to the upsert's write."""
+    row = session.get(GroupRecord, chat_id, with_for_update=True)
+    if row is None:
+        return None
+    refreshed = row.synced_at is not None and row.synced_at > asked
+    dismissed = row.dismissed_at is not None and row.dismissed_at >= asked
+    return row if refreshed or dismissed else None
+
+
 def _field_changes(row: GroupRecord, chat: GroupChat) -> list[FieldChange]:
     changes = []
     for name in TRACKED_FIELDS:
@@ -181,16 +196,60 @@ def _fill_member(row: GroupMember, member: WeComMember) -> None:
     row.quit_scene = None
 
 
-def mark_dismissed(session: Session, listed: Iterable[str], now: datetime) -> list[StoredGroup]:
-    """Mark active groups that are not in `listed` (a complete listing) as dismissed."""
-    keep = set(listed)
+def mark_dismissed(
+    session: Session,
+    listed: Iterable[str],
+    now: datetime,
+    *,
+    listed_at: datetime | None = None,
+    vanished: Iterable[str] = (),
+) -> list[StoredGroup]:
+    """Mark active groups that a complete listing did not show (`listed`) as dismissed.
+
+    `listed_at` is when that listing was asked for. A row written from WeCom at or after it
+    (say by a `create` callback handled while the sync ran) is newer than the listing, which
+    could not show it: it stays active, for the next sync to judge. Without `listed_at` every
+    active group not in `listed` is dismissed. `vanished` groups (listed, then answered
+    "not a customer group" by groupchat/get) are proven gone, whenever their row was written.
+
+    Each group is dismissed by one conditional UPDATE, so a row a callback rewrites after
+    the read here is judged as it is then, not as it was read."""
+    keep, proven = set(listed), set(vanished)
     rows = session.exec(select(GroupRecord).where(GroupRecord.status == GroupStatus.ACTIVE)).all()
-    gone = sorted((r for r in rows if r.chat_id not in keep), key=lambda r: r.chat_id)
-    for row in gone:
-        row.status, row.dismissed_at = GroupStatus.DISMISSED, now
-        session.add(row)
+    candidates = [
+        row
+        for row in rows
+        if row.chat_id in proven or (row.chat_id not in keep and _older(row.synced_at, listed_at))
+    ]
+    gone = []
+    for row in sorted(candidates, key=lambda r: r.chat_id):
+        cutoff = None if row.chat_id in proven else listed_at
+        if _dismiss_if_older(session, row.chat_id, now, cutoff):
+            session.refresh(row)
+            gone.append(row)
     tags = _tags_by_group(session)
     return [_stored(row, tags.get(row.chat_id, ())) for row in gone]
+
+
+def _older(synced_at: datetime | None, listed_at: datetime | None) -> bool:
+    return listed_at is None or synced_at is None or synced_at < listed_at
+
+
+def _dismiss_if_older(
+    session: Session, chat_id: str, now: datetime, listed_at: datetime | None
+) -> bool:
+    """Dismiss one active group, only if its row still predates `listed_at` (when given)."""
+    still = [col(GroupRecord.chat_id) == chat_id, col(GroupRecord.status) == GroupStatus.ACTIVE]
+    if listed_at is not None:
+        synced_at = col(GroupRecord.synced_at)
+        still.append(or_(synced_at.is_(None), synced_at < listed_at))
+    result = session.execute(
+        update(GroupRecord)
+        .where(*still)
+        .values(status=GroupStatus.DISMISSED, dismissed_at=now)
+        .execution_options(synchronize_session=False)  # the caller refreshes what changed
+    )
+    return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 
 
 def last_synced(session: Session) -> datetime | None:

@@ -9,7 +9,7 @@ one, can never count twice.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,8 +29,9 @@ _COLUMNS = tuple(c.name for c in LedgerEntry.__table__.columns if c.name != "id"
 
 def record(session: Session, entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
     """Insert each entry unless one with its (playbook, source_msgid, reason) — or, for a
-    check-in or make-up, its (playbook, chat, member, day) — is there already. Returns the
-    entries actually inserted."""
+    check-in or make-up, its (playbook, chat, member, day); for a streak bonus, its
+    (playbook, chat, member, milestone) — is there already. Returns the entries actually
+    inserted."""
     insert = dialect_insert(session)
     inserted = []
     for entry in entries:
@@ -118,11 +119,12 @@ def leaderboard(
     today: date | None = None,
     names: Mapping[str, str] | None = None,
 ) -> list[LeaderRow]:
-    """The top members by points, then streak, then name. `streak` is the streak alive on
-    `today` (see checkins.rules.current_streak); without `today`, the run ending at the
-    member's last check-in. `names` (userid -> name) overrides the names the ledger knows."""
+    """The members ranked `top` or better (see `standings`): everyone tied at the cut-off is
+    in, so there may be more than `top` rows. `streak` is the streak alive on `today` (see
+    checkins.rules.current_streak); without `today`, the run ending at the member's last
+    check-in. `names` (userid -> name) overrides the names the ledger knows."""
     rows = standings(session, playbook=playbook, chat_id=chat_id, today=today, names=names)
-    return [LeaderRow(r.name, r.points, r.streak) for r in rows[:top]]
+    return [LeaderRow(r.name, r.points, r.streak, r.rank) for r in within_top(rows, top)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,13 @@ class Standing:
     points: int
     streak: int  # alive on `today`, as in `leaderboard`
     days: int  # distinct local days with a check-in or make-up
+    rank: int  # 1 + how many members have more points, or as many and a longer streak
+
+
+def within_top(rows: Sequence[Standing], top: int) -> list[Standing]:
+    """The first `top` of ranked `rows` and everyone tied with the last of them: with
+    competition ranks (1, 1, 3), exactly the rows ranked `top` or better."""
+    return [r for r in rows if r.rank <= top]
 
 
 def standings(
@@ -144,20 +153,24 @@ def standings(
     today: date | None = None,
     names: Mapping[str, str] | None = None,
 ) -> list[Standing]:
-    """Every member with rows in the scope, in `leaderboard` order (then by member id, so
-    namesakes keep a stable order). Days and streaks count each local day once, even across
-    several groups or playbooks."""
+    """Every member with rows in the scope, ranked by points, then streak; equal on both,
+    members share a rank and the next rank skips (1, 1, 3: "competition" ranking, so a tie
+    never depends on names). Listed in rank order, ties by name, then member id (namesakes
+    keep a stable order). Days and streaks count each local day once, even across several
+    groups or playbooks."""
     filters = _scope(playbook, chat_id)
     points = _points_by_member(session, filters)
     days = _days_by_member(session, filters)
     known = _names(session, list(points), chat_id)
     if names:
         known.update({m: n for m, n in names.items() if n})
-    rows = [
-        Standing(m, known.get(m, m), p, _streak(days.get(m, set()), today), len(days.get(m, ())))
-        for m, p in points.items()
-    ]
-    rows.sort(key=lambda r: (-r.points, -r.streak, r.name, r.member_id))
+    streaks = {m: _streak(days.get(m, set()), today) for m in points}
+    order = sorted(points, key=lambda m: (-points[m], -streaks[m], known.get(m, m), m))
+    rows: list[Standing] = []
+    for position, m in enumerate(order, 1):
+        tied = rows and (rows[-1].points, rows[-1].streak) == (points[m], streaks[m])
+        rank = rows[-1].rank if tied else position
+        rows.append(Standing(m, known.get(m, m), points[m], streaks[m], len(days.get(m, ())), rank))
     return rows
 
 
@@ -182,7 +195,8 @@ def snapshot(
 ) -> CheckinSnapshot:
     """The `checkin` figures templates read, for one group on `local_day`. `members` are the
     group's current members (userid -> display name), in the order `not_checked_in` lists
-    them; counts and rates are over them, so someone who left does not count."""
+    them; counts and rates are over them, so someone who left does not count. The
+    leaderboard is the members ranked `top` or better, ties at the cut-off included."""
     filters = _scope(playbook, chat_id)
     days = _days_by_member(session, filters)
     checked = {m for m in members if local_day in days.get(m, set())}

@@ -210,6 +210,8 @@ class OutboxRow(SQLModel, table=True):
     state: SendState = Field(default=SendState.PLANNED, index=True)
     claimed_by: str = ""
     claimed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When the claimed batch went to WeCom; None: claimed, not tried (botops.outbox.reconcile).
+    attempted_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     msgid: str = Field(default="", index=True)
     attempts: int = 0
     error: str = ""
@@ -226,19 +228,24 @@ class LedgerReason(StrEnum):
     ADJUSTMENT = "adjustment"  # a manual correction; points may be negative
 
 
-# The partial indexes' condition, the same text on SQLite and PostgreSQL.
-_HAS_MSGID = "source_msgid <> ''"
+# The partial indexes' conditions, the same text on SQLite and PostgreSQL (and in the
+# migrations that create them: 0002, 0010).
+_SCORED_BY_MESSAGE = "source_msgid <> '' AND reason <> 'STREAK_BONUS'"
 _COUNTS_A_DAY = "reason IN ('CHECKIN', 'MAKEUP')"
+_IS_BONUS = "reason = 'STREAK_BONUS'"
 
 
 class LedgerEntry(SQLModel, table=True):
     """The points ledger (botops.store.ledger): append-only, never updated or deleted; a
     correction is a new ADJUSTMENT row. A member's points are the sum of their rows.
 
-    Two partial unique indexes make recording idempotent on both backends:
-    (playbook, source_msgid, reason) where the msgid is not empty, so a redelivered message
-    cannot score twice; and (playbook, chat_id, member_id, local_day) for check-ins and
-    make-ups, so no member gets two for one day even from two replicas at once."""
+    Three partial unique indexes make recording idempotent on both backends:
+    (playbook, source_msgid, reason) for rows of a message other than bonuses, so a
+    redelivered message cannot score twice; (playbook, chat_id, member_id, local_day) for
+    check-ins and make-ups, so no member gets two for one day even from two replicas at once;
+    and (playbook, chat_id, member_id, milestone) for streak bonuses, so each streak length
+    is paid once per member even when two of their messages reach it at the same moment.
+    Bonus rows written before revision 0010 have no milestone (NULL never conflicts)."""
 
     __tablename__ = "ledger"
     __table_args__ = (
@@ -249,8 +256,8 @@ class LedgerEntry(SQLModel, table=True):
             "source_msgid",
             "reason",
             unique=True,
-            sqlite_where=text(_HAS_MSGID),
-            postgresql_where=text(_HAS_MSGID),
+            sqlite_where=text(_SCORED_BY_MESSAGE),
+            postgresql_where=text(_SCORED_BY_MESSAGE),
         ),
         Index(
             "ux_ledger_day",
@@ -261,6 +268,16 @@ class LedgerEntry(SQLModel, table=True):
             unique=True,
             sqlite_where=text(_COUNTS_A_DAY),
             postgresql_where=text(_COUNTS_A_DAY),
+        ),
+        Index(
+            "ux_ledger_bonus",
+            "playbook",
+            "chat_id",
+            "member_id",
+            "milestone",
+            unique=True,
+            sqlite_where=text(_IS_BONUS),
+            postgresql_where=text(_IS_BONUS),
         ),
     )
 
@@ -275,6 +292,7 @@ class LedgerEntry(SQLModel, table=True):
     source_msgid: str = ""  # the message that earned it; empty for adjustments
     created_at: datetime = Field(sa_type=UtcDateTime)
     note: str = ""
+    milestone: int | None = None  # STREAK_BONUS: the streak length it pays for (7, 21...)
 
 
 # --- callbacks -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect, text
 
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0011"
 """The newest revision in botops/store/migrations/versions; tests/store/test_migrations.py
 checks that it is Alembic's head, so a new migration cannot be skipped by a stale constant."""
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from botops.reports.digest import FlaggedGroup
 from botops.reports.status import DaemonStatus, RecentError, StatusInputs
+from botops.store.alerts import NO_ROBOT_KEY, logged_only
 from botops.store.daemons import daemons_seen
 from botops.store.digest_inputs import staff_backlog
 from botops.store.groups import last_synced
@@ -46,6 +47,7 @@ def gather_status(session: Session, now: datetime, tz: ZoneInfo) -> StatusInputs
             DaemonStatus(d.worker, d.role, d.version, d.started_at, d.seen_at)
             for d in daemons_seen(session)
         ],
+        alerts_logged_only=logged_only(session),
     )
 
 
@@ -53,7 +55,8 @@ def _recent_errors(session: Session) -> list[RecentError]:
     """The newest errors on sends (failed, expired, missed), on callbacks and on alerts to the
     ops robot (waiting to retry, or given up on). Cancelled sends are left out: a playbook
     change, a dismissed group or `botops withdraw` cancelled them on purpose, and a withdrawal
-    of many would hide the real errors."""
+    of many would hide the real errors. So are alerts only logged for want of a robot key:
+    a setting, noted once (`alerts_logged_only`), not an error of each alert."""
     sends = session.exec(
         select(OutboxRow)
         .where(OutboxRow.error != "", OutboxRow.state != SendState.CANCELLED)
@@ -74,7 +77,10 @@ def _recent_errors(session: Session) -> list[RecentError]:
     )
     errors += [RecentError(c.received_at, f"callback {c.kind}", c.error) for c in callbacks]
     alerts = session.exec(  # few rows: alerts are a handful a day
-        select(Alert).where(Alert.error != "").order_by(col(Alert.id).desc()).limit(RECENT_ERRORS)
+        select(Alert)
+        .where(Alert.error != "", Alert.error != NO_ROBOT_KEY)
+        .order_by(col(Alert.id).desc())
+        .limit(RECENT_ERRORS)
     )
     errors += [
         RecentError(a.finished_at or a.created_at, f"alert {a.kind} ({a.status})", a.error)

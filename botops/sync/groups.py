@@ -10,6 +10,13 @@ Each group commits on its own so an interrupted sync keeps its work and a rerun 
 needs proof that a group is gone: a listing that completed *and* every listed group fetched.
 Anything less (an error, Ctrl-C) dismisses nothing — a stale "active" is harmless, a wrong
 "dismissed" would stop a playbook.
+
+Callbacks are handled while a sync runs, so the store can hold newer news than the sync:
+- a group not listed is dismissed only if its row was last written from WeCom before the
+  listing was asked for; one written since (its `create` callback handled mid-sync) is
+  newer than the listing and stays, for the next sync to judge;
+- a group's `groupchat/get` answer is not stored over a row written (refreshed, or
+  dismissed by a callback) after that call was made: the row is newer than the answer.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from botops.clock import Clock
 from botops.errors import WeComConfigError, WeComError, WeComRejectedError
 from botops.store.corp_tags import replace_corp_tags
 from botops.store.db import session
-from botops.store.groups import mark_dismissed, upsert_group
+from botops.store.groups import GroupChange, mark_dismissed, upsert_group, written_since
 from botops.sync.report import SyncError, SyncReport
 from botops.wecom.models import CorpTagGroup, GroupChat, GroupChatRef
 
@@ -68,6 +75,7 @@ async def sync_groups(
         await _sync_corp_tags(client, engine, report)
         if report.aborted:
             return report
+        listed_at = clock.now()  # rows written from WeCom since are newer than the listing
         try:
             refs = await client.list_group_chats(status_filter=0)
         except WeComError as exc:
@@ -80,7 +88,9 @@ async def sync_groups(
         if report.fetched + len(report.vanished) == report.listed:
             present = {r["chat_id"] for r in unique} - set(report.vanished)
             with session(engine) as s:
-                report.dismissed = mark_dismissed(s, present, clock.now())
+                report.dismissed = mark_dismissed(
+                    s, present, clock.now(), listed_at=listed_at, vanished=report.vanished
+                )
             report.dismissals_checked = True
     except asyncio.CancelledError:
         report.interrupted = True
@@ -145,6 +155,7 @@ async def _sync_one(
     client: GroupSource, engine: Engine, clock: Clock, ref: GroupChatRef, report: SyncReport
 ) -> None:
     chat_id = ref["chat_id"]
+    asked = clock.now()
     try:
         chat = await client.get_group_chat(chat_id)
     except WeComRejectedError as exc:
@@ -162,7 +173,12 @@ async def _sync_one(
     # never inside it.
     try:
         with session(engine) as s:
-            change = upsert_group(s, chat, clock.now(), wecom_status=ref.get("status"))
+            newer = written_since(s, chat_id, asked)
+            if newer is None:
+                change = upsert_group(s, chat, clock.now(), wecom_status=ref.get("status"))
+            else:
+                log.info("sync.group.newer_in_store", chat_id=chat_id, status=str(newer.status))
+                change = GroupChange(chat_id, newer.name)  # this sync changed nothing
     except Exception as exc:
         # A malformed answer or a database conflict for one group must not stop the others;
         # it is reported, and makes the sync (and `botops sync`) fail.

@@ -159,4 +159,6 @@ def _verdict(report: SyncReport) -> str:
     done = f"{report.fetched} of {report.listed} groups stored"
     why = "interrupted" if report.interrupted else f"{len(report.errors)} error(s)"
     skipped = "" if report.dismissals_checked else "; no group was marked dismissed"
+    if report.aborted:  # a rerun fails the same way until someone changes the configuration
+        return f"incomplete: {why}, {done}{skipped} — fix the configuration error above first"
     return f"incomplete: {why}, {done}{skipped} — run `botops sync` again to finish"

@@ -84,11 +84,7 @@ class TaskTracker:
         return report
 
     async def _poll_task(self, task: MassTask, report: TrackingReport) -> None:
-        senders = await self._client.get_groupmsg_task(task.msgid)
-        self._confirmed(task, senders, report)
-        for sender in senders:
-            if sender.get("status") == TASK_SENT:
-                await self._results(task, sender["userid"], report)
+        senders = await self._read(task, report)
         now = self._clock.now()
         if self._settle(task.msgid, now, report):
             return
@@ -98,6 +94,15 @@ class TaskTracker:
         elif not senders or any(s.get("status") != TASK_SENT for s in senders):
             with self._reporting(task.msgid, "remind", report):
                 await self._remind(task, now, report)
+
+    async def _read(self, task: MassTask, report: TrackingReport) -> list[GroupMsgTaskItem]:
+        """WeCom's view of the task: who confirmed, and what reached whom, recorded."""
+        senders = await self._client.get_groupmsg_task(task.msgid)
+        self._confirmed(task, senders, report)
+        for sender in senders:
+            if sender.get("status") == TASK_SENT:
+                await self._results(task, sender["userid"], report)
+        return senders
 
     def _settle(self, msgid: str, now: datetime, report: TrackingReport) -> bool:
         """Mark the task polled; finish it (sent / partial) when no target is waiting."""
@@ -168,7 +173,13 @@ class TaskTracker:
 
     async def _cancel(self, task: MassTask, report: TrackingReport) -> None:
         await self._client.cancel_groupmsg_send(task.msgid)
+        # Staff may have sent it between this round's read and the cancel: read again, so
+        # what WeCom delivered is recorded sent, not expired. (Cancelling twice is harmless
+        # if this read fails and the next round cancels again.)
+        await self._read(task, report)
         now = self._clock.now()
+        if self._settle(task.msgid, now, report):
+            return
         with session(self._engine) as s:
             if not store.finish_task(s, task.msgid, TaskStatus.EXPIRED, now):
                 return  # finished meanwhile by another round

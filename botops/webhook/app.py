@@ -8,7 +8,9 @@ Request in: query string and a size-capped body. Answer out: 200, or a generic 4
 Deciding whether a callback is genuine is botops.webhook.verify's job, decoding is
 botops.webhook.decode's; this module only converts and stores. The event is stored before
 WeCom gets its 200 (insert-or-ignore on its dedup key, so a redelivery is answered 200 and
-stored once); handling it (botops.webhook.process) happens after, off the request.
+stored once); handling it (botops.webhook.process) happens after, off the request: a new
+event wakes `on_stored`, which in the daemon asks the leader for a run of its single-flight
+handling (a standby stores and leaves the handling to the leader's next planning round).
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ log = structlog.get_logger()
 
 PATH = "/wecom/callback"
 OnStored = Callable[[], Awaitable[object]]
-"""A coroutine function (`async def`): Starlette only awaits what it can tell is async."""
+"""A coroutine function (`async def`): Starlette only awaits what it can tell is async. It runs
+once per newly stored event, concurrently when events arrive together: coalescing the runs
+is its job (the daemon's is `SingleFlight.run`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +63,8 @@ def callback_routes(
     settings: WeComSettings, engine: Engine, clock: Clock, *, on_stored: OnStored | None = None
 ) -> list[Route]:
     """The callback routes. `on_stored` runs as a background task after a new event is stored
-    (the daemon passes `process_pending`); without callback credentials the routes answer 503."""
+    (the daemon's wakes its callback handling); without callback credentials the routes
+    answer 503."""
     crypto = crypto_or_none(
         settings.callback_token, settings.callback_aes_key, settings.corp_id or "", route=PATH
     )

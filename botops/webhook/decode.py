@@ -9,7 +9,7 @@ that is a bug or a forgery, and says so by name.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TypedDict
 from xml.etree.ElementTree import Element
@@ -25,7 +25,7 @@ from botops.webhook.events import (
     TextMessage,
     UnknownEvent,
 )
-from botops.webhook.safe import load_json_object, load_xml
+from botops.webhook.safe import MAX_BODY_BYTES, load_json_object, load_xml
 
 __all__ = [
     "AiBotMessage",
@@ -108,15 +108,44 @@ def _members(root: Element) -> tuple[str, ...]:
     return tuple(t.strip() for t in texts if t.strip())
 
 
-def _flatten(node: Element, prefix: str, out: dict[str, str]) -> dict[str, str]:
-    for child in node:
+MAX_DEPTH = 32
+"""Elements nested deeper than this are refused: WeCom's events nest two or three deep."""
+MAX_FIELDS_CHARS = 4 * MAX_BODY_BYTES
+"""The flattened paths' total length: a few times the largest body, never gigabytes."""
+
+
+def _flatten(root: Element) -> dict[str, str]:
+    """Every leaf under `root` by its dotted path, in document order (see UnknownEvent).
+
+    Walked with a stack of its own, not by recursion: a signed body nested thousands deep
+    must be a MalformedCallback (400), not a RecursionError (500). The paths' total length
+    is capped too, or a 1 MiB body of long tag names over many leaves would flatten into
+    gigabytes; repeats are numbered from a counter, not by probing every earlier key."""
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}  # path -> how many leaves have had it
+    size = 0
+    stack: list[tuple[str, Iterator[Element]]] = [("", iter(root))]
+    while stack:
+        prefix, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
         path = f"{prefix}{child.tag}"
         if len(child):
-            _flatten(child, f"{path}.", out)
+            if len(stack) >= MAX_DEPTH:
+                raise MalformedCallback(f"callback nests elements more than {MAX_DEPTH} deep")
+            stack.append((f"{path}.", iter(child)))
             continue
-        key, index = path, 1
-        while key in out:
-            key, index = f"{path}[{index}]", index + 1
+        index = seen.get(path, 0)
+        key = f"{path}[{index}]" if index else path
+        while key in out:  # never overwrite (XML names cannot hold '[': not expected to loop)
+            index += 1
+            key = f"{path}[{index}]"
+        seen[path] = index + 1
+        size += len(key)
+        if size > MAX_FIELDS_CHARS:
+            raise MalformedCallback("callback fields are too many or too long")
         out[key] = child.text or ""
     return out
 
@@ -189,7 +218,7 @@ def _text_message(root: Element, base: _Base) -> CallbackEvent:
 
 
 def _unknown(root: Element, base: _Base) -> CallbackEvent:
-    return UnknownEvent(**base, fields=_flatten(root, "", {}))
+    return UnknownEvent(**base, fields=_flatten(root))
 
 
 # --- public API ----------------------------------------------------------------------------

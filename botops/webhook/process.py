@@ -19,18 +19,29 @@ wait for it, to keep that group's order. After GIVE_UP_AFTER failures (about six
 row is given up on: processed, its error kept (`botops status` shows it; the first in an
 hour is alerted to the ops robot), and the group's later events go on — the hourly sync
 re-reads every group, so what the lost event would have changed is repaired.
-Handling is idempotent (upserts and conditional updates), so two runs racing is harmless.
+
+Any exception while handling a row is that row's failure, not the run's: a playbook's reply
+template dividing by zero or an odd WeCom answer must not hold up every later callback. Only
+the database failing to record a failure (it is down) ends the run, which raises: the next
+run tries again, rather than this one trying every row against a dead database.
+
+The daemon runs this on the leader only and one run at a time (`SingleFlight`, serialised
+with its other leader jobs). Should two runs overlap anyway (an ex-leader finishing a slow
+call while the new leader runs), handling stays idempotent (upserts, conditional updates),
+and a groupchat/get answer is never stored over a group row written after it was asked for:
+a group dismissed meanwhile stays dismissed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from botops.clock import Clock
@@ -38,15 +49,10 @@ from botops.errors import BotopsError, WeComRejectedError
 from botops.playbook.library import PlaybookLibrary
 from botops.preview.table_view import clean, truncate
 from botops.store.alerts import CALLBACK_GIVEN_UP, hourly_key, record_alert
-from botops.store.callbacks import (
-    finish_callback,
-    groups_waiting_to_retry,
-    pending_callbacks,
-    retry_callback,
-)
+from botops.store.callbacks import finish_callback, pending_callbacks, retry_callback
 from botops.store.corp_tags import replace_corp_tags
-from botops.store.db import session
-from botops.store.groups import upsert_group
+from botops.store.db import database_error, session
+from botops.store.groups import GroupChange, upsert_group, written_since
 from botops.store.models import GroupMember, GroupRecord, GroupStatus, OutboxRow, SendState
 from botops.sync.groups import GROUP_GONE
 from botops.webhook.aibot import parse_aibot_message
@@ -55,6 +61,7 @@ from botops.webhook.aibot_checkin import check_in
 from botops.webhook.decode import parse_event
 from botops.webhook.events import ExternalChatEvent, ExternalContactEvent, ExternalTagEvent
 from botops.wecom.client import WeComClient
+from botops.wecom.models import GroupChat
 
 log = structlog.get_logger()
 
@@ -100,12 +107,13 @@ class Handlers:
 async def process_pending(
     engine: Engine, client: WeComClient, clock: Clock, handlers: Handlers
 ) -> int:
-    """Handle the unprocessed stored callbacks in order; returns how many were processed."""
-    pending, blocked = await asyncio.to_thread(_pending, engine, clock.now())
-    # `blocked`: groups with an event waiting to retry, or one that failed this round
+    """Handle the unprocessed stored callbacks in order; returns how many were processed.
+    Raises only when the database cannot record the outcome (see the module's docstring)."""
+    pending = await asyncio.to_thread(_pending, engine, clock.now())
+    failed: set[str] = set()  # groups with an event that failed this run: the rest wait
     done = 0
     for row in pending:
-        if row.chat_id is not None and row.chat_id in blocked:
+        if row.chat_id is not None and row.chat_id in failed:
             continue
         try:
             if row.kind == AIBOT_KIND:
@@ -113,25 +121,59 @@ async def process_pending(
                 done += 1
                 continue
             await _handle(engine, client, clock, row)
-        except (BotopsError, OSError) as exc:  # WeComError, MalformedCallback, a database hiccup
-            error = str(exc) or type(exc).__name__
-            await asyncio.to_thread(_failed, engine, row, error, clock.now(), handlers)
+        except Exception as exc:  # whatever it is, it is this row's failure
+            await asyncio.to_thread(_failed, engine, row, exc, clock.now(), handlers)
             if row.chat_id is not None:
-                blocked.add(row.chat_id)
+                failed.add(row.chat_id)
             continue
         await asyncio.to_thread(_finish, engine, row.id, clock.now())
         done += 1
     return done
 
 
-def _pending(engine: Engine, now: datetime) -> tuple[list[_Pending], set[str]]:
+class SingleFlight:
+    """Runs `work` one call at a time however often it is asked for, losing no request.
+
+    A request while a run is under way sets a flag (not a queue): when the run ends, it goes
+    round once more, so a callback stored during a run is handled straight after it rather
+    than at the next planning round. The caller that started the run carries it (awaits it);
+    the others return at once. One event loop only.
+    """
+
+    def __init__(self, work: Callable[[], Awaitable[object]]) -> None:
+        self._work = work
+        self._again = False
+        self._running = False
+
+    async def run(self) -> None:
+        self._again = True
+        if self._running:
+            return
+        self._running = True
+        try:
+            while self._again:
+                self._again = False
+                await self._work()
+        finally:
+            self._running = False
+
+
+def _pending(engine: Engine, now: datetime) -> list[_Pending]:
     with session(engine) as s:
-        rows = s.exec(pending_callbacks(BATCH, now)).all()
-        pending = [
+        return [
             _Pending(r.id or 0, r.kind, r.chat_id, r.payload, r.received_at, r.attempts)
-            for r in rows
+            for r in s.exec(pending_callbacks(BATCH, now)).all()
         ]
-        return pending, groups_waiting_to_retry(s, now)
+
+
+def _describe(exc: Exception) -> str:
+    """The error kept on the row: our own errors say what they are; the database's in its
+    driver's words (without the SQL and its parameters); anything else is a bug, so named."""
+    if isinstance(exc, BotopsError | OSError):  # WeComError, MalformedCallback, network
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, SQLAlchemyError):
+        return f"database: {database_error(exc)}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _finish(engine: Engine, row_id: int, now: datetime) -> None:
@@ -139,13 +181,23 @@ def _finish(engine: Engine, row_id: int, now: datetime) -> None:
         finish_callback(s, row_id, now)
 
 
-def _failed(engine: Engine, row: _Pending, error: str, now: datetime, handlers: Handlers) -> None:
+def _failed(
+    engine: Engine, row: _Pending, exc: Exception, now: datetime, handlers: Handlers
+) -> None:
     failures = row.attempts + 1
     delay = retry_delay(failures, handlers.retry_after)
+    error = _describe(exc)
+    # A bug (not our error, the network's or the database's) gets its traceback in the log.
+    trace = None if isinstance(exc, BotopsError | OSError | SQLAlchemyError) else exc
     with session(engine) as s:
         if delay is None:
             log.error(
-                "webhook.process_gave_up", id=row.id, kind=row.kind, attempts=failures, error=error
+                "webhook.process_gave_up",
+                id=row.id,
+                kind=row.kind,
+                attempts=failures,
+                error=error,
+                exc_info=trace,
             )
             finish_callback(s, row.id, now, f"gave up after {failures} attempts: {error}")
             # Ops hear of the first in an hour (the rest are in `botops status`).
@@ -160,6 +212,7 @@ def _failed(engine: Engine, row: _Pending, error: str, now: datetime, handlers: 
                 attempts=failures,
                 retry_at=(now + delay).isoformat(),
                 error=error,
+                exc_info=trace,
             )
             retry_callback(s, row.id, error, failures, now + delay)
 
@@ -200,6 +253,7 @@ async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pendi
     if await asyncio.to_thread(_up_to_date, engine, event):
         log.info("webhook.group_current", chat_id=event.chat_id, change=event.change_type)
     else:
+        asked = clock.now()
         try:
             chat = await client.get_group_chat(event.chat_id)
         except WeComRejectedError as exc:
@@ -210,11 +264,26 @@ async def _handle(engine: Engine, client: WeComClient, clock: Clock, row: _Pendi
             cancelled = await asyncio.to_thread(_dismiss, engine, event.chat_id, clock.now())
             log.info("webhook.group_gone", chat_id=event.chat_id, cancelled=cancelled)
             return
-        with session(engine) as s:
-            change = upsert_group(s, chat, clock.now())
-        log.info("webhook.group_refreshed", chat_id=event.chat_id, new=change.new)
+        change = await asyncio.to_thread(
+            _store_group, engine, event.chat_id, chat, asked, clock.now()
+        )
+        if change is None:
+            log.info("webhook.group_newer_in_store", chat_id=event.chat_id)
+        else:
+            log.info("webhook.group_refreshed", chat_id=event.chat_id, new=change.new)
     if event.update_detail == "del_member":
         await asyncio.to_thread(_record_quits, engine, event)
+
+
+def _store_group(
+    engine: Engine, chat_id: str, chat: GroupChat, asked: datetime, now: datetime
+) -> GroupChange | None:
+    """Store a groupchat/get answer asked for at `asked`, unless the group's row was written
+    since (by a sync, a dismissal): then the answer is older than the row (None)."""
+    with session(engine) as s:
+        if written_since(s, chat_id, asked) is not None:
+            return None
+        return upsert_group(s, chat, now)
 
 
 def _record_quits(engine: Engine, event: ExternalChatEvent) -> None:
@@ -282,6 +351,8 @@ async def _handle_aibot(
         await client.aibot_respond(bot.response_url, reply)
     except BotopsError as exc:
         log.warning("aibot.reply_failed", msgid=bot.msg_id, error=str(exc))
+    except Exception as exc:  # scored and processed already: never retried
+        log.error("aibot.reply_failed", msgid=bot.msg_id, error=_describe(exc), exc_info=exc)
 
 
 def _up_to_date(engine: Engine, event: ExternalChatEvent) -> bool:

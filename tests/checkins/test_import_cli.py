@@ -96,3 +96,11 @@ def test_a_bad_line_stops_the_whole_import(
     assert f"{file}:3: not JSON" in err
     assert ledger_rows(engine) == 0
     engine.dispose()
+
+
+def test_every_outcome_that_scores_nothing_is_explained_in_words():
+    from botops.checkins.rules import Outcome
+    from botops.cli.import_messages_cmd import WHY_NOT_SCORED
+
+    scoring = {Outcome.CHECKIN, Outcome.MAKEUP}
+    assert set(Outcome) - scoring <= set(WHY_NOT_SCORED)

@@ -159,16 +159,22 @@ def test_leaderboard_orders_by_points_then_streak_then_name(engine: Engine):
     with session(engine) as s:
         board = ledger.leaderboard(s, playbook=PLAYBOOK, chat_id=CHAT, today=date(2026, 12, 5))
         assert board == [
-            LeaderRow("小雨", 50, 5),
-            LeaderRow("Lily", 30, 3),
-            LeaderRow("Bob", 30, 2),
-            LeaderRow("阿杰", 30, 1),
+            LeaderRow("小雨", 50, 5, 1),
+            LeaderRow("Lily", 30, 3, 2),
+            LeaderRow("Bob", 30, 2, 3),
+            LeaderRow("阿杰", 30, 1, 4),
         ]
-        # two days later every streak has lapsed
+        # two days later every streak has lapsed: the three on 30 points tie for 2nd, and
+        # the top 2 takes all of them
         later = ledger.leaderboard(s, chat_id=CHAT, top=2, today=date(2026, 12, 7))
-        assert later == [LeaderRow("小雨", 50, 0), LeaderRow("Bob", 30, 0)]
+        assert later == [
+            LeaderRow("小雨", 50, 0, 1),
+            LeaderRow("Bob", 30, 0, 2),
+            LeaderRow("Lily", 30, 0, 2),
+            LeaderRow("阿杰", 30, 0, 2),
+        ]
         everywhere = ledger.leaderboard(s, playbook=PLAYBOOK, top=1)
-        assert everywhere == [LeaderRow("别的群", 60, 6)]
+        assert everywhere == [LeaderRow("别的群", 60, 6, 1)]
         assert ledger.leaderboard(s, playbook="nothing-here") == []
 
 
@@ -186,9 +192,9 @@ def test_snapshot_figures_for_templates(engine: Engine):
         assert snap.total_points == 9 * 10 + 5
         assert snap.best_streak == 3
         assert snap.leaderboard == [
-            LeaderRow("离开的人", 30, 3),  # ties go by name (code point order)
-            LeaderRow("阿杰", 30, 3),
-            LeaderRow("小雨", 25, 2),
+            LeaderRow("离开的人", 30, 3, 1),  # a tie shares the rank, listed by name
+            LeaderRow("阿杰", 30, 3, 1),
+            LeaderRow("小雨", 25, 2, 3),
         ]
         empty = ledger.snapshot(s, "wr-empty", PLAYBOOK, date(2026, 12, 3), {})
         assert (empty.today_count, empty.today_rate, empty.total_points) == (0, 0.0, 0)
@@ -210,7 +216,7 @@ def test_group_roster_gives_current_customers_by_display_name(engine: Engine):
     with session(engine) as s:
         assert ledger.group_roster(s, CHAT) == {"wm1": "莉莉", "wm2": "小雨"}
         # the roster's name wins over the name a message carried
-        assert ledger.leaderboard(s, chat_id=CHAT) == [LeaderRow("莉莉", 10, 1)]
+        assert ledger.leaderboard(s, chat_id=CHAT) == [LeaderRow("莉莉", 10, 1, 1)]
 
 
 def test_the_ledger_is_a_plain_table_of_aware_times(engine: Engine):

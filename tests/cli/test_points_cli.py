@@ -178,7 +178,7 @@ def test_ranks_by_points_then_streak_then_name(
 ) -> None:
     rows = board(ops, capsys)
     # wm-b and wm-a tie on 40 points: wm-b's streak (5 days, both playbooks) is longer; Amy
-    # and Bob tie on points and streak: by name, though Bob's member id sorts first.
+    # and Bob tie on points and streak: one rank, listed by name though Bob's id sorts first.
     assert summary(rows) == [
         ("wm-b", 40, 5, 5),
         ("wm-a", 40, 3, 3),
@@ -186,7 +186,7 @@ def test_ranks_by_points_then_streak_then_name(
         ("wm-z", 10, 1, 1),
         ("wm-c", 10, 1, 1),
     ]
-    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 4]
     assert [r["name"] for r in rows] == ["小明", "小雨", "小红", "Amy", "Bob"]
     assert list(rows[0]) == ["rank", "name", "member_id", "points", "streak", "checkin_days"]
 
@@ -380,3 +380,32 @@ def test_scope_options_before_the_action_count(
 ) -> None:
     assert ops.cli("points", "--playbook", "reading", "adjust", "wm-b", "2", "--reason", "x") == 0
     assert "+2 in group wrA, playbook reading" in capsys.readouterr().out
+
+
+def test_top_takes_everyone_tied_at_the_cut_off(
+    ops: Ops, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("points", "adjust", "wm-quiet", "3", "--reason", "线下活动")
+    assert ops.cli(*args, "--group", "wrA", "--playbook", "daily") == 0
+    capsys.readouterr()
+    # Amy and Bob share 4th place: the top 4 is five members, and 潜水员 (6th) is left out.
+    rows = board(ops, capsys, "--top", "4")
+    assert [(r["member_id"], r["rank"]) for r in rows] == [
+        ("wm-b", 1),
+        ("wm-a", 2),
+        ("wm-e", 3),
+        ("wm-z", 4),
+        ("wm-c", 4),
+    ]
+    assert ops.cli("points", "--top", "4", "--format", "csv", "--today", TODAY) == 0
+    assert [r["rank"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))] == [
+        "1",
+        "2",
+        "3",
+        "4",
+        "4",
+    ]
+    assert ops.cli("points", "--top", "4", "--today", TODAY) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("top 4 of 6 member(s), 5 shown with ties; 123 points in total\n")
+    assert "wm-quiet" not in out

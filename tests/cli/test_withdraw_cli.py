@@ -19,8 +19,8 @@ CANCEL = "externalcontact/cancel_groupmsg_send"
 
 def two_tasks(sim: Simulator) -> tuple[str, str]:
     """The milestone step sent to READING (zhangsan's) and PARENTS (lisi's): recorded tasks."""
-    for group in (READING, PARENTS):
-        args = ["send-test", "checkin-100days", "milestone", "--group", group]
+    for group in (READING, PARENTS):  # with credentials send-test needs --to
+        args = ["send-test", "checkin-100days", "milestone", "--group", group, "--to", group]
         assert main([*args, "--groups", str(GROUPS)]) == 0
     by_creator = {t.creator: t.msgid for t in sim.tasks()}
     return by_creator["zhangsan"], by_creator["lisi"]

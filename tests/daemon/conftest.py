@@ -1,6 +1,22 @@
-"""The store's `engine` fixture (SQLite, and PostgreSQL in CI) for the daemon's store-backed
-units (tests/daemon/test_alerting.py)."""
+"""Fixtures for the daemon's tests: the store's `engine` (SQLite, and PostgreSQL in CI) for
+its store-backed units (tests/daemon/test_alerting.py), and `database_url` for real daemons
+on either backend."""
 
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import postgres_url, reset_postgres
 from tests.store.conftest import engine
 
-__all__ = ["engine"]
+__all__ = ["database_url", "engine"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database's URL: a SQLite file, or the test PostgreSQL emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state' / 'botops.db'}"
+    url = postgres_url()
+    reset_postgres(url)
+    return url

@@ -270,14 +270,15 @@ def test_the_images_install_and_command_work_in_a_clean_virtual_environment(dock
     lines into a fresh venv (with pip's cache, unlike the image), then the image's CMD with
     its environment: /healthz, /readyz and the HEALTHCHECK answer, SIGTERM exits 0."""
     build = dockerfile.stage("build")
+    checkout = tmp_path / "ops-checkout"  # mounted at /srv/botops (deployment.md)
+    for name in ("sops", "templates", "assets"):
+        shutil.copytree(REPO / name, checkout / name)
     paths = PathMap(
         {
             "/src": tmp_path / "src",
             "/opt/botops": tmp_path / "venv",
             "/var/lib/botops": tmp_path / "data",
-            "/srv/botops/sops": REPO / "sops",
-            "/srv/botops/templates": REPO / "templates",
-            "/srv/botops": tmp_path / "work",
+            "/srv/botops": checkout,
             "/etc/botops/config.yaml": config_copy(dockerfile),
         }
     )
@@ -329,7 +330,7 @@ def test_the_images_install_and_command_work_in_a_clean_virtual_environment(dock
         env[name] = paths.search_path(value, env["PATH"]) if name == "PATH" else paths(value)
     env |= {"BOTOPS_SERVER__PORT": str(port), "BOTOPS_SERVER__HOST": "127.0.0.1"}
     workdir = Path(paths(dockerfile.workdir()))
-    workdir.mkdir()
+    assert workdir == checkout
     (tmp_path / "data").mkdir()
     cmd = exec_form(dockerfile.one("CMD"))
     executable = shutil.which(cmd[0], path=env["PATH"])

@@ -4,6 +4,8 @@ secrets agree with the code and the Dockerfile."""
 from __future__ import annotations
 
 import re
+import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from botops.config import ServerSettings, Settings, load_settings
+from botops.daemon.http import TOKEN_TIMEOUT_SECONDS
 from botops.errors import ConfigError
+from botops.playbook.library import load_library
 from botops.playbook.types import parse_duration
 from tests.deploy.dockerfile import Dockerfile, exec_form, settings_env
 from tests.helpers import REPO
@@ -34,6 +38,62 @@ def interpolate(value: str) -> str:
     return re.sub(r"\$\{[A-Z_]+(?::?[?-][^}]*)?\}", "placeholder", value)
 
 
+def bind_mounts(volumes: list[str], here: str) -> list[tuple[str, str, bool]]:
+    """`HOST:CONTAINER[:ro]` volumes whose host side is under `here` (compose's `.`, a shell's
+    `$PWD`): (path relative to `here`, path in the container, read-only). Named volumes are
+    left out."""
+    binds = []
+    for volume in volumes:
+        host, inside, *options = volume.split(":")
+        if host == here or host.startswith(here + "/"):
+            relative = host.removeprefix(here).lstrip("/")
+            binds.append((relative, inside, "ro" in options))
+    return binds
+
+
+def ops_checkout(tmp_path: Path) -> Path:
+    """An ops checkout holding the shipped playbooks and everything they use."""
+    checkout = tmp_path / "ops-checkout"
+    for name in ("sops", "templates", "assets"):
+        shutil.copytree(REPO / name, checkout / name)
+    return checkout
+
+
+def playbook_errors_in_container(
+    tmp_path: Path, checkout: Path, binds: list[tuple[str, str, bool]], settings: Settings
+) -> list[str]:
+    """`botops validate` as the container sees the playbooks: only what the bind mounts
+    bring in, copied (not linked, so that `../assets` cannot lead back into the checkout)."""
+    root = tmp_path / "container"
+    for relative, inside, _ in binds:
+        source = checkout / relative
+        if source.is_dir():  # secrets/ are not in this checkout: not what is checked here
+            shutil.copytree(source, root / inside.lstrip("/"), dirs_exist_ok=True)
+    sops = root / settings.sops_dir.relative_to("/")
+    templates = root / settings.templates_dir.relative_to("/")
+    _, problems = load_library([sops], templates, settings.policy)
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+def docs_image_tag() -> str:
+    """The image name deployment.md builds; the Dockerfile's header says the same."""
+    text = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    tags = set(re.findall(r"docker build -t (\S+) \.", text))
+    assert len(tags) == 1, f"deployment.md builds the image under several names: {tags}"
+    [tag] = tags
+    assert f"docker build -t {tag} ." in (REPO / "Dockerfile").read_text(encoding="utf-8")
+    return str(tag)
+
+
+def deployment_docs_docker_run() -> list[str]:
+    """The `docker run` command of docs/deployment.md, as argv."""
+    text = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"```sh\n(.*?)```", text, flags=re.S) if "docker run" in b]
+    joined = block.replace("\\\n", " ")
+    [line] = [line for line in joined.splitlines() if line.startswith("docker run")]
+    return shlex.split(line, comments=True)
+
+
 # --- docker-compose.example.yml ------------------------------------------------------------
 
 
@@ -44,7 +104,7 @@ def compose() -> dict[str, Any]:
 
 
 def botops_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in compose["services"].items() if s.get("image", "").startswith("botops")}
+    return {n: s for n, s in compose["services"].items() if n != "db"}
 
 
 def test_compose_runs_postgresql_15_with_a_healthcheck(compose):
@@ -60,7 +120,10 @@ def test_compose_runs_two_botops_replicas_on_the_shared_database(compose, docker
     host_ports = set()
     for name, service in services.items():
         assert service.get("command", ["botops", "run"]) == ["botops", "run"], name
-        assert service["build"] == ".", "built from this repository's Dockerfile"
+        # It lives in the ops checkout, not in the botops source tree: it runs the image that
+        # deployment.md builds (or a registry's name for it), it cannot build one.
+        assert "build" not in service, "`build: .` needs the botops source tree"
+        assert service["image"].endswith(docs_image_tag()), service["image"]
         assert service["depends_on"]["db"]["condition"] == "service_healthy"
         [mapping] = service["ports"]
         *host, container = mapping.split(":")
@@ -74,9 +137,10 @@ def test_compose_runs_two_botops_replicas_on_the_shared_database(compose, docker
 
         # sops/ and templates/ from the checkout, read-only, where the image looks for them.
         image_env = dockerfile.env()
-        mounts = {v.split(":")[1]: v for v in service["volumes"]}
+        binds = bind_mounts(service["volumes"], ".")
         for key in ("BOTOPS_SOPS_DIR", "BOTOPS_TEMPLATES_DIR"):
-            assert mounts[image_env[key]].endswith(":ro"), mounts
+            [mount] = [b for b in binds if (image_env[key] + "/").startswith(b[1] + "/")]
+            assert mount[2], f"{mount} is not read-only"
 
         # Its environment, on top of the image's, is valid settings; secrets come from files.
         env = settings_env(dockerfile)
@@ -99,6 +163,44 @@ def test_compose_runs_two_botops_replicas_on_the_shared_database(compose, docker
     assert len(host_ports) == 2, "two replicas cannot publish the same host port"
 
 
+def test_compose_mounts_everything_the_shipped_playbooks_use(compose, dockerfile, tmp_path):
+    """The playbooks name attachments relative to themselves (`../assets/...`): the container
+    must see them, or `botops run` stops at start and the replica restarts forever."""
+    checkout = ops_checkout(tmp_path)
+    assert (checkout / "assets").is_dir(), "a shipped playbook attaches a file from assets/"
+    for name, service in botops_services(compose).items():
+        settings = load_settings(None, settings_env(dockerfile))
+        binds = bind_mounts(service["volumes"], ".")
+        errors = playbook_errors_in_container(tmp_path / name, checkout, binds, settings)
+        assert errors == [], f"{name}: the container's playbooks do not validate: {errors}"
+
+
+def test_the_documented_docker_run_mounts_everything_the_playbooks_use(dockerfile, tmp_path):
+    argv = deployment_docs_docker_run()
+    assert argv[-1] == docs_image_tag()
+    volumes = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-v"]
+    binds = bind_mounts(volumes, "$PWD")
+    image_env = dockerfile.env()
+    for key in ("BOTOPS_SOPS_DIR", "BOTOPS_TEMPLATES_DIR"):
+        [mount] = [b for b in binds if (image_env[key] + "/").startswith(b[1] + "/")]
+        assert mount[2], f"{mount} is not read-only"
+    settings = load_settings(None, settings_env(dockerfile))
+    errors = playbook_errors_in_container(tmp_path, ops_checkout(tmp_path), binds, settings)
+    assert errors == [], f"the container's playbooks do not validate: {errors}"
+    stop = argv[argv.index("--stop-timeout") + 1]
+    assert int(stop) > GRACE, "SIGKILL before daemon.shutdown_grace is over"
+
+
+def test_compose_healthcheck_outwaits_the_readiness_token_check(compose):
+    """/readyz waits up to TOKEN_TIMEOUT_SECONDS for WeCom: the healthcheck's own request
+    must wait longer, and Docker's timeout longer still, or a slow WeCom fails the check."""
+    for name, service in botops_services(compose).items():
+        check = service["healthcheck"]
+        [request] = re.findall(r"timeout=(\d+(?:\.\d+)?)\)", check["test"][-1])
+        assert float(request) >= 2 * TOKEN_TIMEOUT_SECONDS, (name, request)
+        assert parse_duration(check["timeout"]).total_seconds() > float(request), name
+
+
 # --- deploy/kubernetes.example.yaml ----------------------------------------------------------
 
 
@@ -108,6 +210,53 @@ def kube() -> dict[str, dict[str, Any]]:
     by_kind = {d["kind"]: d for d in docs}
     assert len(by_kind) == len(docs), "one object of each kind"
     return by_kind
+
+
+def kube_commands() -> list[list[str]]:
+    """The commands the Kubernetes example's header says to run, as argv."""
+    text = (REPO / "deploy" / "kubernetes.example.yaml").read_text(encoding="utf-8")
+    header = [line.removeprefix("#") for line in text.splitlines() if line.startswith("#")]
+    joined = "\n".join(header).replace("\\\n", " ")
+    return [shlex.split(line) for line in joined.splitlines() if line.strip().startswith("kubectl")]
+
+
+def documented_secret() -> tuple[str, dict[str, str]]:
+    """`kubectl create secret generic NAME --from-file=KEY=PATH ...`: the name and the keys,
+    each with a value standing in for the file's."""
+    [create] = [c for c in kube_commands() if c[1:4] == ["create", "secret", "generic"]]
+    values = {}
+    for arg in create[5:]:
+        option, _, source = arg.partition("=")
+        key, _, _ = source.partition("=")
+        assert option in ("--from-file", "--from-literal"), arg
+        values[key] = f"{key}-value"
+    values["database-url"] = "postgresql+psycopg://botops:pw@postgres.example.internal:5432/botops"
+    return create[4], values
+
+
+def test_applying_the_kubernetes_example_never_overwrites_the_real_secret(kube):
+    """The header says: create the Secret, then apply the file. A Secret in the file, with
+    placeholders, would replace the real one on every apply."""
+    assert "Secret" not in kube, "kubectl apply would overwrite the Secret created before"
+    commands = kube_commands()
+    create = next(i for i, c in enumerate(commands) if c[1:3] == ["create", "secret"])
+    [apply] = [i for i, c in enumerate(commands) if c[1] == "apply"]
+    assert create < apply
+    assert commands[apply][-1] == "kubernetes.example.yaml", "the file's own name"
+    name, keys = documented_secret()
+    pod = kube["Deployment"]["spec"]["template"]["spec"]
+    referenced = {
+        item["key"]
+        for volume in pod["volumes"]
+        if "secret" in volume and volume["secret"]["secretName"] == name
+        for item in volume["secret"]["items"]
+    }
+    referenced |= {
+        v["valueFrom"]["secretKeyRef"]["key"]
+        for v in botops_container(kube)["env"]
+        if "valueFrom" in v and v["valueFrom"]["secretKeyRef"]["name"] == name
+    }
+    assert referenced == set(keys), "the command creates exactly the keys the pods read"
 
 
 def botops_container(kube: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -148,6 +297,10 @@ def test_kubernetes_runs_two_replicas_with_probes_on_the_servers_port(kube, dock
         for kind in ("livenessProbe", "readinessProbe")
     }
     assert probes == {"livenessProbe": ("/healthz", PORT), "readinessProbe": ("/readyz", PORT)}
+    # Kubernetes' default timeoutSeconds is 1 s: /readyz may take up to TOKEN_TIMEOUT_SECONDS.
+    for kind in ("livenessProbe", "readinessProbe", "startupProbe"):
+        timeout = container[kind].get("timeoutSeconds", 1)
+        assert timeout >= 2 * TOKEN_TIMEOUT_SECONDS, f"{kind}: timeoutSeconds {timeout}"
     security = container["securityContext"]
     assert security["runAsNonRoot"] is True
     assert str(security["runAsUser"]) == dockerfile.one("USER").split(":")[0]
@@ -166,8 +319,7 @@ def test_kubernetes_config_and_secret_load_as_settings(kube, dockerfile, tmp_pat
     pod = kube["Deployment"]["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
-    secret = kube["Secret"]["stringData"]
-    assert all("CHANGE-ME" in value for value in secret.values()), "placeholders only"
+    secret_name, secret = documented_secret()
 
     config_path = Path(dockerfile.env()["BOTOPS_CONFIG"])
     [config_volume] = [n for n, v in volumes.items() if "configMap" in v]
@@ -176,7 +328,7 @@ def test_kubernetes_config_and_secret_load_as_settings(kube, dockerfile, tmp_pat
     config_text = kube["ConfigMap"]["data"][config_path.name]
 
     [secret_volume] = [n for n, v in volumes.items() if "secret" in v]
-    assert volumes[secret_volume]["secret"]["secretName"] == kube["Secret"]["metadata"]["name"]
+    assert volumes[secret_volume]["secret"]["secretName"] == secret_name
     files = tmp_path / "secrets"
     files.mkdir()
     for item in volumes[secret_volume]["secret"]["items"]:
@@ -188,7 +340,7 @@ def test_kubernetes_config_and_secret_load_as_settings(kube, dockerfile, tmp_pat
     for variable in container["env"]:
         if "valueFrom" in variable:
             ref = variable["valueFrom"]["secretKeyRef"]
-            assert ref["name"] == kube["Secret"]["metadata"]["name"]
+            assert ref["name"] == secret_name
             env[variable["name"]] = secret[ref["key"]]
         else:
             env[variable["name"]] = variable["value"]

@@ -17,7 +17,7 @@ from botops.clock import FrozenClock
 from botops.errors import WeComConfigError
 from botops.outbox.dispatcher import DISOWNED
 from botops.outbox.outcomes import apply_outcomes
-from botops.outbox.queue import claim, outgoing_for
+from botops.outbox.queue import claim, mark_attempted, outgoing_for
 from botops.outbox.reconcile import SETTLE
 from botops.planning.planner import Window
 from botops.planning.policy import SendPolicy
@@ -284,9 +284,14 @@ async def test_a_task_wecom_finishes_creating_after_our_timeout_is_adopted_not_r
         sent_once(w)
 
 
-def claim_as_dead_worker(w: World) -> list[OutboxRow]:
+def claim_as_dead_worker(w: World, *, attempted: str = "all") -> list[OutboxRow]:
+    """What a dispatcher that died left claimed; `attempted`: which of its batches it had
+    handed to WeCom (all, none, or the one of this sender)."""
     with session(w.engine) as s:
-        return claim(s, w.clock.now(), "dead")
+        taken = claim(s, w.clock.now(), "dead")
+        tried = [r.key for r in taken if attempted in ("all", r.sender)]
+        mark_attempted(s, tried, w.clock.now())
+    return taken
 
 
 async def test_a_dead_dispatchers_claims_without_a_task_are_released_and_sent_once(tmp_path):
@@ -312,6 +317,21 @@ async def test_a_dead_dispatchers_claims_without_a_task_are_released_and_sent_on
         sent_once(w)
 
 
+async def test_a_dead_dispatchers_claims_never_tried_go_back_at_once_without_a_lookup(tmp_path):
+    """It died after claiming, before handing any batch to WeCom: nothing can exist there,
+    so the next round sends them — no settle time, no get_groupmsg_list_v2."""
+    async with planned(tmp_path) as w:
+        taken = claim_as_dead_worker(w, attempted="none")
+
+        report = await w.dispatcher.dispatch()
+
+        assert sorted(report.reconciled.released) == sorted(batches(w))
+        assert report.reconciled.waiting == []
+        assert sorted(report.submitted) == sorted(r.key for r in taken)
+        assert w.sim.count(LIST) == 0
+        sent_once(w)
+
+
 async def test_a_dead_dispatchers_claims_past_expiry_are_missed(tmp_path):
     async with planned(tmp_path) as w:
         taken = claim_as_dead_worker(w)
@@ -328,10 +348,24 @@ async def test_a_dead_dispatchers_claims_past_expiry_are_missed(tmp_path):
             assert stored.error == "crashed while sending; expired before recovery"
 
 
+async def test_a_dead_dispatchers_untried_claims_past_expiry_are_missed_without_a_lookup(
+    tmp_path,
+):
+    async with planned(tmp_path) as w:
+        taken = claim_as_dead_worker(w, attempted="none")
+
+        w.clock.set(DUE + timedelta(hours=2))
+        report = await w.dispatcher.dispatch()
+
+        assert sorted(report.reconciled.missed) == sorted(batches(w))
+        assert (w.sim.count(LIST), w.sim.count(ADD)) == (0, 0)
+        assert {due_rows(w)[r.key].error for r in taken} == {"never tried; expired before recovery"}
+
+
 async def test_a_task_a_dead_dispatcher_created_is_adopted(tmp_path):
     """The crash between WeCom's answer and the commit: WeCom has the task, we do not."""
     async with planned(tmp_path) as w:
-        taken = claim_as_dead_worker(w)
+        taken = claim_as_dead_worker(w, attempted="zhangsan")
         dead = [r for r in taken if r.sender == "zhangsan"]
         outgoing = Outgoing(
             batch=dead[0].batch,
@@ -351,6 +385,7 @@ async def test_a_task_a_dead_dispatcher_created_is_adopted(tmp_path):
         assert report.reconciled.recovered == {dead[0].batch: created.msgid}
         assert report.reconciled.released == [r.batch for r in taken if r.sender == "lisi"][:1]
         assert w.sim.count(ADD) == 2
+        assert w.sim.count(LIST) == 1  # lisi's batch was never tried: nothing to look up
         sent_once(w)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, event
@@ -168,19 +169,21 @@ def test_a_steady_round_writes_only_what_changed(build, engine):
         f"camp:{step}:wrG0006:2026-03-0{d}" for step in ("morning", "evening") for d in (2, 3, 4)
     }
 
-    # The evening step is removed and the morning text changes, at noon on 03-03: the future
-    # evening sends are cancelled, the future morning ones refreshed, nothing is inserted.
+    # The evening step is removed and the morning text changes, at noon on 03-03: the evening
+    # sends that can still go out are cancelled, such morning ones refreshed — 03-03 09:00's
+    # too, due but not expired before 15:00 —, nothing is inserted.
     later = local("2026-03-03 12:00")
     changed = library_of(build, camp(morning="早上好", evening=None))
     with statements(engine) as seen:
         report = write(engine, changed, planned(changed, window, [*GROUPS, newcomer]), later)
     assert inserts(seen) == []
     current = rows(engine)
-    future = {k for k, r in current.items() if r.due_at >= later}
+    sendable = {k for k, r in current.items() if r.expires_at > later}
     assert report.inserted == 0
-    assert sorted(report.cancelled) == sorted(k for k in future if ":evening:" in k)
-    assert report.updated == len([k for k in future if ":morning:" in k]) == 6
-    for key in future:
+    assert sorted(report.cancelled) == sorted(k for k in sendable if ":evening:" in k)
+    assert report.updated == len([k for k in sendable if ":morning:" in k]) == 12
+    assert {at(current[k]) for k in sendable if ":morning:" in k} == {"03-03 09:00", "03-04 09:00"}
+    for key in sendable:
         row = current[key]
         if ":evening:" in key:
             assert (row.state, row.error, row.updated_at) == (
@@ -191,7 +194,7 @@ def test_a_steady_round_writes_only_what_changed(build, engine):
         else:
             assert (row.state, row.playbook_version) == (SendState.PLANNED, changed.digest("camp"))
             assert row.text.startswith("早上好"), row.text
-    for key in set(current) - future:  # past sends stay as they were
+    for key in set(current) - sendable:  # expired sends stay as they were
         assert current[key].model_dump() == after[key], key
 
 
@@ -207,7 +210,7 @@ def claimed_and_submitted(engine: Engine, now: datetime) -> tuple[list[str], lis
     return [r.key for r in taken if r.batch != batches[0]], submitted
 
 
-def test_a_changed_playbook_updates_only_planned_future_rows(build, engine):
+def test_a_changed_playbook_updates_only_planned_rows_that_can_still_go_out(build, engine):
     library = library_of(build, camp())
     write(engine, library, planned(library, days("2026-03-02", 4)), local("2026-03-01 23:00"))
     now = local("2026-03-03 12:00")
@@ -298,6 +301,133 @@ def test_sends_gone_from_the_plan_are_cancelled_only_when_planned_and_future(bui
     assert {after[k].state for k in after if at(after[k]).startswith("03-05")} == {
         SendState.PLANNED
     }
+
+
+def daemon_window(now: datetime) -> Window:
+    """What Cycle.plan plans: from the longest expires_after (6 h) back to a day ahead."""
+    return Window(now - timedelta(hours=6), now + timedelta(days=1))
+
+
+def test_a_send_the_plan_drops_and_contains_again_is_planned_again(build, engine):
+    """Cancelled while the plan lacks it, planned again once it has it: the step moved past
+    the window's end, a group's tag removed and put back. Insert-or-ignore alone kept the
+    cancelled row, and the send was lost."""
+    nine, noon = camp(), camp(morning="早安", evening=None)
+    noon["camp.yaml"] = noon["camp.yaml"].replace("'09:00'", "'12:00'")
+    library, moved = library_of(build, nine), library_of(build, noon)
+    now = local("2026-03-05 10:00")
+    write(engine, library, planned(library, daemon_window(now)), now)
+    key = "camp:morning:wrG0001:2026-03-06"
+    assert at(rows(engine)[key]) == "03-06 09:00"
+
+    # 10:01: the step moves to 12:00; 03-06 12:00 lies beyond this round's window.
+    edit = now + timedelta(minutes=1)
+    report = write(engine, moved, planned(moved, daemon_window(edit)), edit)
+    assert key in report.cancelled
+    assert (rows(engine)[key].state, rows(engine)[key].error) == (
+        SendState.CANCELLED,
+        "no longer in the plan",
+    )
+
+    next_day = local("2026-03-06 10:02")
+    report = write(engine, moved, planned(moved, daemon_window(next_day)), next_day)
+    row = rows(engine)[key]
+    assert key in report.revived
+    assert (row.state, row.error, at(row), row.updated_at) == (
+        SendState.PLANNED,
+        "",
+        "03-06 12:00",
+        next_day,
+    )
+    assert row.playbook_version == moved.digest("camp")
+
+    # wrG0005 loses its tag, then gets it back.
+    later = local("2026-03-06 13:00")
+    gone = write(engine, moved, planned(moved, daemon_window(later), GROUPS[:4]), later)
+    assert gone.cancelled == ["camp:morning:wrG0005:2026-03-06"]  # 12:00, not sent yet
+    back = write(engine, moved, planned(moved, daemon_window(later), GROUPS), later)
+    assert back.revived == gone.cancelled
+    assert rows(engine)[gone.cancelled[0]].state == SendState.PLANNED
+
+
+def test_only_sends_the_plan_dropped_come_back(build, engine):
+    """A send cancelled for another reason (withdrawn, its group dismissed) stays so."""
+    library = library_of(build, camp(evening=None))
+    now = local("2026-03-05 10:00")
+    write(engine, library, planned(library, daemon_window(now)), now)
+    dismissed = "camp:morning:wrG0001:2026-03-06"
+    with session(engine) as s:
+        row = s.get(OutboxRow, dismissed)
+        assert row is not None
+        row.state, row.error = SendState.CANCELLED, "group dismissed"
+        s.add(row)
+
+    report = write(engine, library, planned(library, daemon_window(now)), now)
+
+    assert (report.inserted, report.revived) == (0, [])
+    assert rows(engine)[dismissed].state == SendState.CANCELLED
+
+
+def test_a_group_with_a_new_owner_is_sent_by_the_new_owner(build, engine):
+    """A group handed over (离职继承): its planned sends change sender and batch, or the old
+    owner's WeCom task would list a group no longer theirs and WeCom would refuse it."""
+    library = library_of(build, camp(evening=None))
+    now = local("2026-03-05 10:00")
+    write(engine, library, planned(library, daemon_window(now)), now)
+    key = "camp:morning:wrG0001:2026-03-06"
+    before_all = snapshot(engine)
+    before = rows(engine)[key]
+    assert before.sender == "zhangsan"
+
+    handed = [replace(GROUPS[0], owner="lisi"), *GROUPS[1:]]
+    report = write(engine, library, planned(library, daemon_window(now), handed), now)
+
+    after = rows(engine)
+    changed = {k for k in after if after[k].model_dump() != before_all[k]}
+    assert report.updated == 2
+    assert changed == {key, "camp:morning:wrG0001:2026-03-05"}  # due at 09:00, not sent yet
+    for k in changed:
+        assert (after[k].sender, after[k].state) == ("lisi", SendState.PLANNED)
+    assert after[key].batch == after["camp:morning:wrG0004:2026-03-06"].batch != before.batch
+
+
+def test_a_disabled_playbook_cancels_its_sends_already_due(build, engine):
+    """09:00's batch went back to planned (WeCom answered 45009) and ops disable the
+    playbook at 09:01: the due send is cancelled, not sent at the next claim."""
+    library = library_of(build, camp(evening=None))
+    write(engine, library, planned(library, days("2026-03-02", 2)), local("2026-03-01 23:00"))
+    off = library_of(
+        build,
+        {
+            "camp.yaml": camp(evening=None)["camp.yaml"].replace(
+                "audience:", "enabled: false\naudience:"
+            )
+        },
+    )
+    now = local("2026-03-02 09:01")
+
+    report = write(engine, off, planned(off, daemon_window(now)), now)
+
+    due = {k for k, r in rows(engine).items() if at(r) == "03-02 09:00"}
+    assert set(report.cancelled) >= due
+    with session(engine) as s:
+        assert claim(s, now, "worker-1") == []
+
+
+def test_a_state_change_applies_only_to_rows_still_claimed(build, engine):
+    """A later chunk of a batch refused must not mark the chunks WeCom accepted failed."""
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 1)), local("2026-03-01 23:00"))
+    now = local("2026-03-02 09:00")
+    with session(engine) as s:
+        keys = [r.key for r in claim(s, now, "worker-1")]
+        set_state(s, keys[:1], SendState.SUBMITTED, now, msgid="msgACCEPTED")
+    with session(engine) as s:
+        set_state(s, keys, SendState.FAILED, now, error="40058")
+
+    after = rows(engine)
+    assert (after[keys[0]].state, after[keys[0]].msgid) == (SendState.SUBMITTED, "msgACCEPTED")
+    assert {after[k].state for k in keys[1:]} == {SendState.FAILED}
 
 
 def test_enrolments_the_plan_assumed_are_recorded_once(build, engine):
@@ -435,7 +565,8 @@ def test_mark_missed_only_planned_rows_past_their_expiry(build, engine):
 
 
 def test_insert_or_ignore_counts_on_postgresql_too():
-    """rowcount is -1 for batched multi-row inserts on PostgreSQL; the count must not be."""
+    """rowcount is -1 for batched multi-row inserts on PostgreSQL; the keys inserted come
+    from RETURNING."""
     from datetime import UTC, datetime, timedelta
 
     from botops.outbox.queue import _insert_or_ignore
@@ -464,8 +595,8 @@ def test_insert_or_ignore_counts_on_postgresql_too():
 
     try:
         with session(engine) as s:
-            assert _insert_or_ignore(s, [row("a"), row("b")]) == 2
+            assert _insert_or_ignore(s, [row("a"), row("b")]) == {"a", "b"}
         with session(engine) as s:
-            assert _insert_or_ignore(s, [row("a"), row("c")]) == 1
+            assert _insert_or_ignore(s, [row("a"), row("c")]) == {"c"}
     finally:
         engine.dispose()

@@ -38,7 +38,7 @@ audience: {{tags: {{any: [打卡]}}}}
 steps:
   - id: s
     schedule: {schedule}
-    text: "第{{{{ day }}}}天 #{{{{ occurrence }}}}"
+    text: "第{{{{ day }}}}天 #{{{{ occurrence if occurrence is not none else '-' }}}}"
 """
 
 
@@ -114,14 +114,14 @@ def fire_times(build, schedule, start, days, **kwargs):
             "{cron: '30 21 * * 0'}",
             "2026-01-31",
             9,
-            [("02-01 21:30", "第2天 #None"), ("02-08 21:30", "第9天 #None")],
+            [("02-01 21:30", "第2天 #-"), ("02-08 21:30", "第9天 #-")],
             id="cron-sunday-is-0",
         ),
         pytest.param(
             "{cron: '0 9 last * *'}",
             "2026-02-01",
             60,
-            [("02-28 09:00", "第29天 #None"), ("03-31 09:00", "第60天 #None")],
+            [("02-28 09:00", "第29天 #-"), ("03-31 09:00", "第60天 #-")],
             id="cron-last-day-of-month",
         ),
         pytest.param(

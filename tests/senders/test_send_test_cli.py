@@ -79,7 +79,9 @@ def test_mass_send_to_another_group_is_recorded_for_tracking(env, external, caps
 def test_robot_keys_come_from_the_keys_file(env, external, monkeypatch, capsys):
     (env / "robots.yaml").write_text(f"{FLASH}: {ROBOT_KEY}\n", encoding="utf-8")
     (env / "config.yaml").write_text("wecom:\n  robot_keys_file: robots.yaml\n", encoding="utf-8")
-    assert send_test("flash-sale", "warm-up", "--group", FLASH, "--via", "robot") == 0
+    assert (
+        send_test("flash-sale", "warm-up", "--group", FLASH, "--to", FLASH, "--via", "robot") == 0
+    )
     assert [m.msgtype for m in external.robot_messages()] == ["text"]
     code = send_test("flash-sale", "warm-up", "--group", FLASH, "--to", READING, "--via", "robot")
     captured = capsys.readouterr()
@@ -114,9 +116,9 @@ def test_mistakes_are_named(env, builtin, capsys, args, message):
     assert builtin == []  # nothing was started, let alone sent
 
 
-def test_without_day_a_step_is_rendered_as_its_first_scheduled_day(env, builtin, capsys):
+def test_without_day_a_step_is_rendered_as_its_first_occurrence(env, builtin, capsys):
     assert send_test("checkin-100days", "milestone", "--group", READING) == 0
-    assert "rendered as day 7, the step's first scheduled day" in capsys.readouterr().out
+    assert "rendered as day 7, the step's first occurrence" in capsys.readouterr().out
     (sim,) = builtin
     (task,) = sim.tasks()
     assert "今天是第 7 天 ——「坚持一周」里程碑" in task.text["content"]

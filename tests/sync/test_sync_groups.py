@@ -199,6 +199,7 @@ async def test_corp_tag_changes_are_reported(make_client, engine, clock, sim):
 
 async def test_failing_groups_are_reported_and_block_dismissal(make_client, engine, clock, sim):
     await sync(make_client, engine, clock)
+    clock.advance(timedelta(hours=1))  # a sync dismisses only rows written before its listing
     rename(sim, "wrSync5", "改名了")
     dismiss(sim, "wrSync4")
     # Permanent rejections for the first two groupchat/get calls (in list order: wrSync0, 1).
@@ -246,6 +247,7 @@ async def test_cancelled_sync_keeps_completed_groups_and_a_rerun_finishes(
     make_client, engine, clock, sim
 ):
     await sync(make_client, engine, clock)
+    clock.advance(timedelta(hours=1))
     dismiss(sim, "wrSync5")
     for chat_id in CHAT_IDS[:5]:
         rename(sim, chat_id, f"{chat_id}-新名字")

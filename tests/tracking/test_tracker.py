@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -173,6 +174,29 @@ async def test_expiry_cancels_and_expires_the_waiting_targets(make_client, sim, 
     assert task.status == TaskStatus.EXPIRED
     assert targets["wr00000"].status == TargetStatus.EXPIRED
     assert [r - task.created_at for r in reminders] == [timedelta(minutes=59)]  # none at 2h
+
+
+async def test_a_confirmation_just_before_the_cancel_is_recorded_as_sent(
+    make_client, sim, clock, engine
+):
+    """The task expired, and staff tap "send" while the cancel is on its way: WeCom delivered
+    it, so the group is sent, not expired (as the results read before the cancel said)."""
+    async with make_client() as client:
+        msgid = await create(
+            client, clock, engine, ["wr00000"], expires_at=clock.now() + timedelta(hours=1)
+        )
+        tracker = TaskTracker(client, engine, clock)
+        clock.advance(timedelta(hours=2))
+        sim.faults.add(Fault("latency", api=CANCEL, seconds=0.3))  # the cancel is in transit
+        polling = asyncio.create_task(tracker.poll())
+        while sim.count(CANCEL) == 0:
+            await asyncio.sleep(0.01)
+        sim.confirm(msgid)
+        report = await polling
+    assert report.finished == {msgid: TaskStatus.SENT}
+    task, targets, _ = stored(engine, msgid)
+    assert task.status == TaskStatus.SENT
+    assert targets["wr00000"].status == TargetStatus.SENT
 
 
 async def test_a_failed_cancel_is_reported_and_retried_next_poll(make_client, sim, clock, engine):
