@@ -43,7 +43,10 @@ PRODUCTION_API = "https://qyapi.weixin.qq.com"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Stripped as secret files are: a value put into a Secret with `echo` (or a file with an
+    # editor's final newline) keeps its newline as an environment variable, and a database URL
+    # or WeCom secret with one fails far from here, without saying why.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
 class DatabaseSettings(Section):

@@ -54,6 +54,23 @@ def test_environment_overrides_file(tmp_path):
     assert settings.send_policy.receive_cap.describe() == "1/day"
 
 
+def test_values_from_the_environment_lose_surrounding_whitespace(tmp_path):
+    # A Kubernetes Secret made with `echo` keeps the newline in the environment variable.
+    env = {
+        "BOTOPS_DATABASE__URL": f"sqlite:///{tmp_path / 'b.db'}\n",
+        "BOTOPS_WECOM__CORP_ID": " ww1\n",
+        "BOTOPS_WECOM__SECRET": "s3cr3t\n",
+        "BOTOPS_INGEST__SECRET": "\thmac-key \n",
+    }
+    settings = load_settings(None, env)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'b.db'}"
+    assert settings.wecom.corp_id == "ww1"
+    assert settings.wecom.secret is not None
+    assert settings.wecom.secret.get_secret_value() == "s3cr3t"
+    assert settings.ingest.secret is not None
+    assert settings.ingest.secret.get_secret_value() == "hmac-key"
+
+
 def test_a_scalar_ruamel_cannot_read_is_a_config_error(tmp_path):
     config = write(tmp_path / "c.yaml", "server:\n  port: 0x_\n")
     with pytest.raises(ConfigError, match=r"c\.yaml.*cannot read: YAML"):

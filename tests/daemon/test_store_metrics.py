@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from botops.daemon.store_metrics import StoreCollector
-from botops.store.alerts import PLAYBOOKS_REJECTED, finish_alert, pending_alerts, record_alert
+from botops.store.alerts import (
+    NO_ROBOT_KEY,
+    PLAYBOOKS_REJECTED,
+    finish_alert,
+    pending_alerts,
+    record_alert,
+)
 from botops.store.callbacks import finish_callback, retry_callback, store_callback
 from botops.store.db import open_database, session
 from botops.store.models import AlertStatus
@@ -40,15 +46,18 @@ def test_stored_callbacks_are_counted_pending_retrying_and_given_up(tmp_path: Pa
 def test_alerts_are_counted_by_status_every_status_shown(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
     with session(engine) as s:
-        for key in ("a", "b", "c"):
+        for key in ("a", "b", "c", "d", "e"):
             record_alert(s, key, PLAYBOOKS_REJECTED, key, NOW)
-        [a, b, _] = [alert.id or 0 for alert in pending_alerts(s)]
+        [a, b, c, d, _] = [alert.id or 0 for alert in pending_alerts(s)]
         finish_alert(s, a, AlertStatus.FAILED, NOW, "WeCom 93000: invalid webhook url")
         finish_alert(s, b, AlertStatus.FAILED, NOW, "WeCom 93000: invalid webhook url")
+        finish_alert(s, c, AlertStatus.FAILED, NOW, NO_ROBOT_KEY)  # logged: no key configured
+        finish_alert(s, d, AlertStatus.SENT, NOW)
     [alerts] = [m for m in StoreCollector(engine).collect() if m.name == "botops_alerts"]
     engine.dispose()
     assert {sample.labels["status"]: sample.value for sample in alerts.samples} == {
         "pending": 1,
-        "sent": 0,
+        "sent": 1,
         "failed": 2,
+        "logged": 1,
     }
