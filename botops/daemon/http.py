@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,10 +37,12 @@ log = structlog.get_logger()
 # The routes whose count and latency are measured; any other path under them is "other", so
 # a scanner cannot blow up the metrics' label set.
 INBOUND = ("/wecom/callback", "/wecom/aibot", "/ingest/messages")
-# A probe waits at most this long for WeCom (well inside the probes' 3 s timeouts), and a
-# token check's answer serves the probes of the next TOKEN_CHECK_EVERY seconds.
+# A probe waits at most this long for WeCom and the database (together well inside the probes'
+# 3 s timeouts), and a token check's answer serves the probes of the next TOKEN_CHECK_EVERY
+# seconds.
 TOKEN_TIMEOUT_SECONDS = 1.0
 TOKEN_CHECK_EVERY = 15.0
+DATABASE_TIMEOUT_SECONDS = 1.5
 # What readiness needs. The WeCom token is reported but not required: with WeCom down or a
 # wrong secret every replica would otherwise leave the Service, and the routes that need no
 # token (callbacks, AI bot, ingest) would be dropped with it.
@@ -58,11 +60,29 @@ class Readiness:
     is_leader: Callable[[], bool]
 
 
-async def readiness(ready: Readiness, token: TokenCheck) -> tuple[bool, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class Probes:
+    """The checks that wait on something outside the process, each one at a time."""
+
+    database: ProbeCheck
+    token: ProbeCheck
+
+    @classmethod
+    def of(cls, ready: Readiness) -> Probes:
+        async def database() -> str:
+            return await asyncio.to_thread(_database_ok, ready.engine)
+
+        return cls(
+            ProbeCheck(database, "the database", timeout=DATABASE_TIMEOUT_SECONDS, every=0),
+            token_check(ready.client),
+        )
+
+
+async def readiness(ready: Readiness, probes: Probes) -> tuple[bool, dict[str, Any]]:
     checks = {
-        "database": await asyncio.to_thread(_database_ok, ready.engine),
+        "database": await probes.database.result(),
         "scheduler": "ok" if ready.scheduler_running() else "not running",
-        "wecom_token": await token.result(),
+        "wecom_token": await probes.token.result(),
     }
     ok = all(checks[name] == "ok" for name in REQUIRED)
     degraded = ok and any(v != "ok" for v in checks.values())
@@ -84,23 +104,26 @@ def _database_ok(engine: Engine) -> str:
     return "ok"
 
 
-class TokenCheck:
-    """Whether a WeCom token is obtainable, cheap enough for every probe.
+class ProbeCheck:
+    """A readiness check cheap enough for every probe, whatever it waits on.
 
     One check runs at a time, and its answer is reused for `every` seconds: probes never pile
-    up WeCom calls (a wrong secret would otherwise cost a gettoken per probe). A probe waits
-    at most `timeout` for a check in flight; the check goes on, and a later probe reads it.
+    up calls (a wrong WeCom secret would otherwise cost a gettoken per probe, a hung database
+    a parked thread per probe until the default executor is full). A probe waits at most
+    `timeout` for a check in flight; the check goes on, and a later probe reads it.
     """
 
     def __init__(
         self,
-        client: WeComClient,
+        check: Callable[[], Awaitable[str]],
+        what: str,
         *,
-        timeout: float = TOKEN_TIMEOUT_SECONDS,
-        every: float = TOKEN_CHECK_EVERY,
+        timeout: float,
+        every: float,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._client = client
+        self._check_once = check
+        self._what = what
         self._timeout = timeout
         self._every = every
         self._monotonic = monotonic
@@ -117,30 +140,46 @@ class TokenCheck:
         done, _ = await asyncio.wait({task}, timeout=self._timeout)
         if task in done and not task.cancelled():
             return task.result()
-        waited = f"error: no answer from WeCom within {self._timeout:g} s (still asking)"
+        waited = f"error: no answer from {self._what} within {self._timeout:g} s (still asking)"
         return waited if last is None else f"{waited}; the last answer: {last[1]}"
 
     async def _check(self) -> str:
-        """A cached token answers at once; only an expired one costs a WeCom call."""
         try:
-            await self._client.get_token()
-            answer = "ok"
-        except BotopsError as exc:
-            answer = f"error: {exc}"
-        except Exception as exc:  # a probe must answer, whatever the client raised
+            answer = await self._check_once()
+        except Exception as exc:  # a probe must answer, whatever the check raised
             answer = f"error: {type(exc).__name__}: {exc}"
         self._last = (self._monotonic(), answer)
         return answer
 
 
+def token_check(
+    client: WeComClient,
+    *,
+    timeout: float = TOKEN_TIMEOUT_SECONDS,
+    every: float = TOKEN_CHECK_EVERY,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> ProbeCheck:
+    """Whether a WeCom token is obtainable. A cached token answers at once; only an expired
+    one costs a WeCom call."""
+
+    async def check() -> str:
+        try:
+            await client.get_token()
+        except BotopsError as exc:
+            return f"error: {exc}"
+        return "ok"
+
+    return ProbeCheck(check, "WeCom", timeout=timeout, every=every, monotonic=monotonic)
+
+
 def build_app(ready: Readiness, inbound: list[Route]) -> Starlette:
-    token = TokenCheck(ready.client)
+    probes = Probes.of(ready)
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        ok, body = await readiness(ready, token)
+        ok, body = await readiness(ready, probes)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_page(_: Request) -> Response:

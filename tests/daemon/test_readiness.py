@@ -8,6 +8,8 @@ HTTP. The real daemon's /readyz is in test_service_observability.py.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from botops.daemon.http import Readiness, TokenCheck, build_app
+from botops.daemon.http import DATABASE_TIMEOUT_SECONDS, Readiness, build_app, token_check
 from botops.simulator import Fault
 from botops.store.db import open_database
 from botops.wecom.client import WeComClient
@@ -81,6 +83,50 @@ async def test_a_failing_database_or_scheduler_is_503_naming_it(make_client, dat
     unreachable.dispose()
 
 
+async def test_a_hung_database_answers_within_the_timeout_and_parks_one_thread(make_client):
+    """A database that does not answer (a connect hanging on a dead host) fails the probe in
+    time, and later probes wait on the same check instead of parking a thread each."""
+    release = threading.Event()
+    connects = []
+
+    def hanging_connect() -> sqlite3.Connection:
+        connects.append(1)
+        release.wait(10)
+        return sqlite3.connect(":memory:", check_same_thread=False)
+
+    hung = create_engine("sqlite://", creator=hanging_connect)
+    try:
+        async with make_client() as client:
+            ready = Readiness(hung, client, "pod-a:1:test", lambda: True, lambda: True)
+            app = build_app(ready, [])
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://botops") as http:
+                started = time.monotonic()
+                answers = [await http.get("/readyz") for _ in range(3)]
+                assert time.monotonic() - started < 3 * (DATABASE_TIMEOUT_SECONDS + 0.5)
+                assert [r.status_code for r in answers] == [503, 503, 503]
+                database = answers[0].json()["checks"]["database"]
+                assert database == (
+                    f"error: no answer from the database within {DATABASE_TIMEOUT_SECONDS:g} s"
+                    " (still asking)"
+                )
+                assert len(connects) == 1
+                release.set()
+                await wait_for_ok(http)
+    finally:
+        release.set()
+        hung.dispose()
+
+
+async def wait_for_ok(http: httpx.AsyncClient) -> None:
+    for _ in range(50):
+        response = await http.get("/readyz")
+        if response.status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"still not ready: {response.json()}")
+
+
 class Ticks:
     """An injected monotonic clock the test moves by hand."""
 
@@ -97,7 +143,7 @@ async def test_a_probe_waits_at_most_the_timeout_for_wecom_and_answers_from_the_
     sim.faults.add(Fault("latency", api="gettoken", seconds=1.5))
     ticks = Ticks()
     async with make_client() as client:
-        check = TokenCheck(client, timeout=0.2, every=15, monotonic=ticks)
+        check = token_check(client, timeout=0.2, every=15, monotonic=ticks)
         started = time.monotonic()
         first = await check.result()
         assert time.monotonic() - started < 1.0, "the probe waited for WeCom's answer"
@@ -115,7 +161,7 @@ async def test_a_probe_waits_at_most_the_timeout_for_wecom_and_answers_from_the_
 async def test_a_failed_check_is_reused_so_probes_do_not_hammer_wecom(make_client, sim):
     ticks = Ticks()
     async with make_client(secret="not-the-secret") as client:
-        check = TokenCheck(client, timeout=1, every=15, monotonic=ticks)
+        check = token_check(client, timeout=1, every=15, monotonic=ticks)
         answers = {await check.result() for _ in range(5)}
         assert len(answers) == 1
         assert sim.count("gettoken") == 1
