@@ -3,7 +3,7 @@
 The sandbox keeps a template from reaching Python internals (templates are reviewed, but they
 are data, not code). `StrictUndefined` makes a misspelled variable an error instead of an
 empty string in front of ten thousand customers, and a value that is not set (None) is an
-error too instead of the text "None".
+error too, printed or given to a filter, instead of the text "None" (or "NONE", or 0).
 
 Whatever goes wrong while compiling or rendering — a Jinja error, `1 / 0`, a filter given the
 wrong type, a missing or unreadable included file — becomes a `TemplateProblem` naming the
@@ -12,9 +12,10 @@ template file and line, so `botops validate` reports it and the planner skips th
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,23 @@ def _refuse_none(value: Any) -> Any:
     return value
 
 
+def _refusing_none(name: str, apply: Callable[..., Any]) -> Callable[..., Any]:
+    """`apply` refusing None as its input: `{{ vars.unset | upper }}` would print "NONE",
+    `| int` 0, `| string` "None", past `finalize`, which sees only the filter's output."""
+    position = 1 if getattr(apply, "jinja_pass_arg", None) else 0  # after context/environment
+
+    @functools.wraps(apply)  # keeps jinja_pass_arg
+    def refusing(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > position and args[position] is None:
+            raise RendersNone(
+                f"`| {name}` was given a value that is not set (None); put `| default(...)`"
+                " before it or test `is none`"
+            )
+        return apply(*args, **kwargs)
+
+    return refusing
+
+
 class UnreadableTemplate(TemplateError):
     """A template file that is not UTF-8 text (or cannot be read at all)."""
 
@@ -163,7 +181,9 @@ class Templates:
         self.env.filters["cn_date"] = cn_date
         self.env.filters["cn_weekday"] = cn_weekday
         self.env.filters["add_days"] = add_days
-        self.env.filters["default"] = self.env.filters["d"] = default
+        for name, apply in self.env.filters.items():
+            self.env.filters[name] = _refusing_none(name, apply)
+        self.env.filters["default"] = self.env.filters["d"] = default  # None is its business
         self._inline: dict[str, Template] = {}
 
     def get(self, name: str | None, text: str | None) -> Template:

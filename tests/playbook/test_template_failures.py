@@ -98,7 +98,7 @@ def test_a_group_without_a_creation_time_skips_its_send(build):
     texts = {s.target: (s.status, s.text or s.reason) for s in sends}
     assert texts["wrA"] == (Status.PLANNED, "建群于 11月20日")
     assert texts["wrB"][0] == Status.SKIPPED
-    assert texts["wrB"][1].startswith("template error: hello.j2:1: TypeError: expected a date")
+    assert texts["wrB"][1].startswith("template error: hello.j2:1: `| cn_date` was given a value")
 
 
 # --- None never reaches a customer ---------------------------------------------------------
@@ -130,6 +130,26 @@ def test_a_value_that_is_not_set_is_an_error_unless_tested(build):
     assert (problem.line, problem.col) == (15, 11)
     assert problem.message.startswith("a value renders None (it is not set); give a default")
     assert "step 'blank'" in problem.message
+    assert library.playbooks == []
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        "vars.empty | upper",
+        "vars.empty | int",
+        "vars.empty | string",
+        "vars.empty | add_days(1) | cn_date",
+        "(vars.empty | trim)[:2]",
+    ],
+)
+def test_a_value_that_is_not_set_given_to_a_filter_is_an_error(build, use):
+    text = NONE_PLAYBOOK.replace('"优惠券：{{ vars.empty }}"', f'"优惠券：{{{{ {use} }}}}"')
+    library, problems = build({"demo.yaml": text})
+    [problem] = errors(problems)
+    assert problem.line == 15
+    name = use.split("| ")[1].split(" ")[0].split(")")[0].split("(")[0]
+    assert problem.message.startswith(f"`| {name}` was given a value that is not set (None)")
     assert library.playbooks == []
 
 
