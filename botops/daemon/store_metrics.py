@@ -22,7 +22,6 @@ from botops.store.models import (
     TaskStatus,
 )
 
-
 LOGGED = "logged"
 
 

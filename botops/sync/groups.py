@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from botops.clock import Clock
 from botops.errors import WeComConfigError, WeComError, WeComRejectedError
@@ -172,13 +174,12 @@ async def _sync_one(
     # No await from here on: a cancellation lands before or after this group's transaction,
     # never inside it.
     try:
-        with session(engine) as s:
-            newer = written_since(s, chat_id, asked)
-            if newer is None:
-                change = upsert_group(s, chat, clock.now(), wecom_status=ref.get("status"))
-            else:
-                log.info("sync.group.newer_in_store", chat_id=chat_id, status=str(newer.status))
-                change = GroupChange(chat_id, newer.name)  # this sync changed nothing
+        try:
+            change = _store(engine, clock, chat, ref, asked)
+        except IntegrityError:
+            # A new group that the callback handling inserted between our read and our
+            # insert: read again, and its row (newer than our answer) wins.
+            change = _store(engine, clock, chat, ref, asked)
     except Exception as exc:
         # A malformed answer or a database conflict for one group must not stop the others;
         # it is reported, and makes the sync (and `botops sync`) fail.
@@ -186,3 +187,14 @@ async def _sync_one(
         report.errors.append(SyncError("store", chat_id, f"{type(exc).__name__}: {exc}"))
         return
     report.record(change)
+
+
+def _store(
+    engine: Engine, clock: Clock, chat: GroupChat, ref: GroupChatRef, asked: datetime
+) -> GroupChange:
+    with session(engine) as s:
+        newer = written_since(s, chat["chat_id"], asked)
+        if newer is None:
+            return upsert_group(s, chat, clock.now(), wecom_status=ref.get("status"))
+        log.info("sync.group.newer_in_store", chat_id=chat["chat_id"], status=str(newer.status))
+        return GroupChange(chat["chat_id"], newer.name)  # this sync changed nothing

@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from botops.clock import FrozenClock
 from botops.playbook.library import PlaybookLibrary
 from botops.simulator import Simulator
 from botops.store.callbacks import store_callback
 from botops.store.db import open_database, session
-from botops.store.groups import get_group, group_member_ids, targets
+from botops.store.groups import get_group, group_member_ids, targets, upsert_group
 from botops.store.models import GroupStatus
 from botops.sync import SyncReport, sync_groups
 from botops.webhook.process import Handlers, process_pending
@@ -196,3 +196,39 @@ async def test_a_group_refreshed_during_the_sync_keeps_the_newer_roster(
     assert "wmNewcomer" in customers(sim, "wrSync1")
     assert report.ok
     assert report.changed == []  # the callback's refresh, not this sync, added the newcomer
+
+
+async def test_a_group_the_callbacks_insert_while_the_sync_inserts_it_is_no_error(
+    make_client, engine, clock, sim: Simulator
+):
+    """A new group's callback and the sync both find no row and insert it: the one that
+    commits second must not fail (the sync would then dismiss nothing that round)."""
+    raced: list[str] = []
+
+    def callback_first(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if (
+            raced
+            or not statement.startswith("INSERT INTO groups ")
+            or "wrSync2" not in str(parameters)
+        ):
+            return
+        raced.append("wrSync2")  # the callback handler's write, on its own connection
+        clock.advance(MID_SYNC)
+        with session(engine) as s:
+            upsert_group(
+                s, {"chat_id": "wrSync2", "name": "回调先到", "owner": "lisi"}, clock.now()
+            )
+
+    event.listen(engine, "before_cursor_execute", callback_first)
+    try:
+        async with make_client() as client:
+            report = await sync_groups(client, engine, clock, concurrency=1)
+    finally:
+        event.remove(engine, "before_cursor_execute", callback_first)
+    assert raced == ["wrSync2"]
+    assert report.errors == []
+    assert report.ok
+    assert report.dismissals_checked
+    with session(engine) as s:
+        assert get_group(s, "wrSync2").name == "回调先到"  # newer than what the sync asked
+        assert sorted(t.id for t in targets(s)) == sorted(CHAT_IDS)
