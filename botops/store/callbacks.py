@@ -129,13 +129,19 @@ def prune_callbacks(engine: Engine, before: datetime, *, chunk: int = PRUNE_CHUN
     return delete_in_chunks(engine, delete(_TABLE).where(_TABLE.c.id.in_(oldest)), chunk)
 
 
-def finish_callback(session: Session, row_id: int, processed_at: datetime, error: str = "") -> None:
-    """Processed: handled (no `error`), or given up on (`error` says why)."""
-    session.execute(
-        update(CallbackEvent)
-        .where(col(CallbackEvent.id) == row_id)
-        .values(processed_at=processed_at, error=error, retry_at=None)
-    )
+def finish_callback(
+    session: Session,
+    row_id: int,
+    processed_at: datetime,
+    error: str = "",
+    *,
+    attempts: int | None = None,
+) -> None:
+    """Processed: handled (no `error`), or given up on (`error` says why) after `attempts`."""
+    values: dict[str, object] = {"processed_at": processed_at, "error": error, "retry_at": None}
+    if attempts is not None:
+        values["attempts"] = attempts
+    session.execute(update(CallbackEvent).where(col(CallbackEvent.id) == row_id).values(values))
 
 
 def retry_callback(

@@ -199,7 +199,8 @@ def _failed(
                 error=error,
                 exc_info=trace,
             )
-            finish_callback(s, row.id, now, f"gave up after {failures} attempts: {error}")
+            given_up = f"gave up after {failures} attempts: {error}"
+            finish_callback(s, row.id, now, given_up, attempts=failures)
             # Ops hear of the first in an hour (the rest are in `botops status`).
             key = hourly_key(CALLBACK_GIVEN_UP, now, handlers.tz_default)
             text = given_up_alert(row.kind, row.chat_id, failures, error)

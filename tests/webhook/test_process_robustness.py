@@ -165,6 +165,7 @@ async def test_a_row_whose_handling_crashes_is_retried_then_given_up_holding_up_
         bad, waiting, _ = stored(engine)
         assert bad.processed_at is not None
         assert bad.error == f"gave up after {GIVE_UP_AFTER} attempts: KeyError: 'userid'"
+        assert bad.attempts == GIVE_UP_AFTER
         assert await process_pending(engine, client, clock, NO_PLAYBOOKS) == 1  # the dismiss
     assert all(r.processed_at is not None for r in stored(engine))
     with session(engine) as s:
