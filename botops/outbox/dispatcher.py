@@ -6,9 +6,18 @@ One round (`dispatch`):
 2. claims left by a dead dispatcher are reconciled with WeCom (botops.outbox.reconcile);
 3. due batches are claimed — committed before any WeCom call, in the same transaction as
    the texts of messages showing check-in figures are rendered (botops.outbox.render_at_send);
-4. batch by batch: leadership is checked (a replica that lost it hands the rest back), the
-   attempt is recorded, the batch is handed to the sender; the moment WeCom creates a task,
-   the recorder writes the task and marks its rows submitted in one transaction.
+4. batch by batch: leadership is checked (a replica that lost it hands the rest back), its
+   media is uploaded, the attempt is recorded, the batch is handed to the sender; the moment
+   WeCom creates a task, the recorder writes the task and marks its rows submitted in one
+   transaction.
+
+Two replicas can overlap for a moment (a leader that lost its lock may be stalled between
+two statements while the new leader reconciles its claims). Every write here applies only
+to rows this dispatcher still holds as it last saw them (queue.Held): an attempt recorded
+after the new leader took the claim back matches nothing, and the batch is not sent. And
+a batch may start creating tasks only within half the settle time after its attempt was
+recorded (`_within_window`): the new leader looks it up in WeCom only after the whole
+settle time, so whatever this one created by then is found there, never sent again.
 
 An error whose outcome is unknown (connection dropped while WeCom may have created the task)
 leaves the rows claimed but disowned, so the next round reconciles them instead of resending;
@@ -18,6 +27,7 @@ queue.unresolved_messages).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -31,6 +41,7 @@ from botops.clock import Clock
 from botops.errors import WeComRejectedError, WeComRetryableError
 from botops.metrics import OUTBOX_LAG
 from botops.outbox.queue import (
+    Held,
     claim,
     mark_attempted,
     mark_missed,
@@ -44,7 +55,14 @@ from botops.outbox.reconcile import SETTLE, ReconcileReport, reconcile
 from botops.outbox.render_at_send import render_at_send
 from botops.planning.policy import SendPolicy
 from botops.playbook.library import PlaybookLibrary
-from botops.senders.base import AttachmentError, CreatedTask, Outgoing, Sender
+from botops.senders.base import (
+    AttachmentError,
+    CreatedTask,
+    Outgoing,
+    Receipt,
+    Sender,
+    SendWindowClosed,
+)
 from botops.store.db import session
 from botops.store.models import OutboxRow, SendState
 from botops.store.tasks import record_task
@@ -55,6 +73,7 @@ log = structlog.get_logger()
 
 DISOWNED = "outcome-unknown"  # claimed_by of rows whose WeCom outcome must be reconciled
 HELD = "waiting: the same message from this sender has an unknown outcome"
+CLAIM_LOST = "taken back by another dispatcher before it was tried"
 StillLeader = Callable[[], Awaitable[bool]]
 
 
@@ -138,7 +157,8 @@ class Dispatcher:
                 with session(self._engine) as s:
                     untried = batches[index:] if stop else [members]
                     keys = [r.key for batch in untried for r in batch]
-                    release(s, keys, self._clock.now(), error=stop or HELD)
+                    mine = Held(self._worker, None)
+                    release(s, keys, self._clock.now(), error=stop or HELD, held=mine)
                 if stop:
                     log.warning("send.stopped", reason=stop, batches=len(untried))
                     break
@@ -170,8 +190,9 @@ class Dispatcher:
         batches not yet tried go back to planned."""
         now, error = self._clock.now(), f"round aborted: {exc!r}"[:500]
         with session(self._engine) as s:
-            _disown(s, [r.key for r in current], now, error)
-            release(s, [r.key for batch in untried for r in batch], now, error=error)
+            _disown(s, [r.key for r in current], now, error, self._worker)
+            untried_keys = [r.key for batch in untried for r in batch]
+            release(s, untried_keys, now, error=error, held=Held(self._worker, None))
 
     async def _send(self, rows: list[OutboxRow], report: DispatchReport) -> bool:
         """Send one batch; False when WeCom's outcome is unknown."""
@@ -180,27 +201,37 @@ class Dispatcher:
         bound = log.bind(
             playbook=outgoing.playbook, step=outgoing.step, batch=outgoing.batch, targets=len(rows)
         )
-        with session(self._engine) as s:
-            mark_attempted(s, keys, self._clock.now())
+        mine = Held(self._worker, None)
         try:
-            receipt = await self._sender.send(outgoing)
-        except OutcomeUnknown as exc:
+            await self._sender.prepare(outgoing)  # media: nothing a customer sees
+            attempted = self._clock.now()
             with session(self._engine) as s:
-                _disown(s, keys, self._clock.now(), str(exc))
+                if mark_attempted(s, keys, attempted, self._worker) < len(keys):
+                    s.rollback()  # not even the rows still ours: the batch goes as a whole
+                    release(s, keys, attempted, error=CLAIM_LOST, held=mine)
+                    bound.warning("send.claim_lost")
+                    return True
+            mine = Held(self._worker, attempted)
+            receipt = await self._within_window(outgoing, attempted)
+        except (OutcomeUnknown, TimeoutError) as exc:
+            with session(self._engine) as s:
+                _disown(s, keys, self._clock.now(), str(exc) or repr(exc), self._worker)
             report.unknown.append(outgoing.batch)
-            bound.warning("send.outcome_unknown", error=str(exc))
+            bound.warning("send.outcome_unknown", error=str(exc) or repr(exc))
             _log_sends(rows, dict.fromkeys(keys, "outcome_unknown"))
             return False
-        except WeComRetryableError as exc:  # WeCom said it did nothing: try again next round
+        except (WeComRetryableError, SendWindowClosed) as exc:
+            # WeCom did nothing, or we did not ask it to: try again next round. Rows already
+            # submitted (an earlier task of this batch) are no longer claimed: untouched.
             with session(self._engine) as s:
-                release(s, keys, self._clock.now(), error=str(exc))
+                release(s, keys, self._clock.now(), error=str(exc), held=mine)
             report.retried.extend(keys)
             bound.warning("send.retry_later", error=str(exc))
             _log_sends(rows, dict.fromkeys(keys, "retry_later"))
             return True
         except (WeComRejectedError, AttachmentError) as exc:
             with session(self._engine) as s:
-                set_state(s, keys, SendState.FAILED, self._clock.now(), error=str(exc))
+                set_state(s, keys, SendState.FAILED, self._clock.now(), error=str(exc), held=mine)
             report.failed.update(dict.fromkeys(keys, str(exc)))
             bound.error("send.failed", error=str(exc))
             _log_sends(rows, dict.fromkeys(keys, "failed"))
@@ -211,11 +242,11 @@ class Dispatcher:
         with session(self._engine) as s:
             for failure in receipt.failed:
                 key = by_target[failure.target_id]
-                set_state(s, [key], SendState.FAILED, now, error=failure.reason)
+                set_state(s, [key], SendState.FAILED, now, error=failure.reason, held=mine)
                 report.failed[key] = failure.reason
             sent = [by_target[t] for t in receipt.sent]
             if sent:
-                set_state(s, sent, SendState.SENT, now)
+                set_state(s, sent, SendState.SENT, now, held=mine)
                 report.sent.extend(sent)
         for task in receipt.tasks:
             report.submitted.update({by_target[t]: task.msgid for t in task.targets})
@@ -228,6 +259,26 @@ class Dispatcher:
         )
         _log_sends(rows, outcomes)
         return True
+
+    async def _within_window(self, outgoing: Outgoing, attempted: datetime) -> Receipt:
+        """The sender's work, started and finished within half the settle time after the
+        attempt was recorded. The sender asks the gate before each task it creates (time
+        on the injected clock: a replica stalled past the window starts nothing); the
+        timeout (the event loop's time) ends whatever is still running at the window's end:
+        its outcome is then unknown, and reconciled."""
+        window = self._settle / 2
+
+        def gate() -> None:
+            if self._clock.now() - attempted >= window:
+                raise SendWindowClosed(
+                    f"not started within {window} of recording the attempt: after a stall,"
+                    " another replica could take the batch for unsent"
+                )
+
+        gate()
+        left = window - (self._clock.now() - attempted)
+        async with asyncio.timeout(left.total_seconds()):
+            return await self._sender.send(outgoing, gate)
 
     def _outgoing(self, rows: list[OutboxRow]) -> Outgoing:
         folder = next(
@@ -259,10 +310,15 @@ def _disown_leftovers(s: Session, worker: str, now: datetime) -> None:
     )
 
 
-def _disown(s: Session, keys: list[str], now: datetime, error: str) -> None:
+def _disown(s: Session, keys: list[str], now: datetime, error: str, worker: str) -> None:
+    """Leave `worker`'s claims to reconciling (their WeCom outcome is unknown)."""
     s.execute(
         update(OutboxRow)
-        .where(col(OutboxRow.key).in_(keys), col(OutboxRow.state) == SendState.CLAIMED)
+        .where(
+            col(OutboxRow.key).in_(keys),
+            col(OutboxRow.state) == SendState.CLAIMED,
+            col(OutboxRow.claimed_by) == worker,
+        )
         .values(claimed_by=DISOWNED, error=error, updated_at=now)
     )
 

@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, Table, update
 from sqlmodel import Session, col, select
 
 from botops.planning.planner import Plan
@@ -249,6 +249,44 @@ def claim(session: Session, now: datetime, worker: str, *, limit: int = 10_000) 
     return sorted(rows, key=lambda r: (r.batch, r.target_id))
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """Claimed rows as their reader saw them: held by `owner`, attempted at `attempted_at`
+    (None: never). A change decided on that reading applies only to rows still so, because
+    two replicas can overlap for a moment: a leader that lost its lock may still be between
+    two statements while the new leader reconciles its claims. Whoever moves first wins;
+    the other's update matches nothing."""
+
+    owner: str
+    attempted_at: datetime | None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        attempted = col(OutboxRow.attempted_at)
+        return [
+            col(OutboxRow.claimed_by) == self.owner,
+            attempted.is_(None) if self.attempted_at is None else attempted == self.attempted_at,
+        ]
+
+
+def _update_claimed(
+    session: Session, keys: Sequence[str], held: Held | None, values: dict[str, Any]
+) -> int:
+    """Apply `values` to those of `keys` still claimed (and still as `held`); how many."""
+    changed = 0
+    for start in range(0, len(keys), 500):
+        result = session.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.key).in_(keys[start : start + 500]),
+                col(OutboxRow.state) == SendState.CLAIMED,
+                *(held.conditions() if held else ()),
+            )
+            .values(**values)
+        )
+        changed += result.rowcount  # type: ignore[attr-defined]
+    return changed
+
+
 def set_state(
     session: Session,
     keys: Iterable[str],
@@ -257,55 +295,40 @@ def set_state(
     *,
     msgid: str = "",
     error: str = "",
-) -> None:
-    """Move claimed rows on: rows no longer claimed are left alone (a later chunk of a batch
-    that WeCom refused must not overwrite the chunks it accepted)."""
-    keys = list(keys)
-    for start in range(0, len(keys), 500):
-        values: dict[str, object] = {"state": state, "updated_at": now, "error": error}
-        if msgid:
-            values["msgid"] = msgid
-        session.execute(
-            update(OutboxRow)
-            .where(
-                col(OutboxRow.key).in_(keys[start : start + 500]),
-                col(OutboxRow.state) == SendState.CLAIMED,
-            )
-            .values(**values)
-        )
+    held: Held | None = None,
+) -> int:
+    """Move claimed rows on; how many moved. Rows no longer claimed are left alone (a later
+    chunk of a batch that WeCom refused must not overwrite the chunks it accepted)."""
+    values: dict[str, Any] = {"state": state, "updated_at": now, "error": error}
+    if msgid:
+        values["msgid"] = msgid
+    return _update_claimed(session, list(keys), held, values)
 
 
-def mark_attempted(session: Session, keys: Sequence[str], now: datetime) -> None:
+def mark_attempted(session: Session, keys: Sequence[str], now: datetime, worker: str) -> int:
     """Committed right before a batch goes to WeCom: after a crash, a claim without it was
     never tried and goes straight back to planned, and one with it is looked up in WeCom no
-    sooner than the settle time after this moment (botops.outbox.reconcile)."""
-    for start in range(0, len(keys), 500):
-        session.execute(
-            update(OutboxRow)
-            .where(col(OutboxRow.key).in_(keys[start : start + 500]))
-            .values(attempted_at=now, updated_at=now)
-        )
+    sooner than the settle time after this moment (botops.outbox.reconcile). Only rows
+    `worker` still holds untried are marked; how many. Fewer than `keys`: another replica
+    has taken the claim back, and the batch must not be sent."""
+    held = Held(worker, None)
+    return _update_claimed(session, keys, held, {"attempted_at": now, "updated_at": now})
 
 
-def release(session: Session, keys: Sequence[str], now: datetime, error: str) -> None:
-    """Back to planned for another try (nothing was created in WeCom)."""
-    for start in range(0, len(keys), 500):
-        session.execute(
-            update(OutboxRow)
-            .where(
-                col(OutboxRow.key).in_(keys[start : start + 500]),
-                col(OutboxRow.state) == SendState.CLAIMED,
-            )
-            .values(
-                state=SendState.PLANNED,
-                claimed_by="",
-                claimed_at=None,
-                attempted_at=None,
-                error=error,
-                attempts=OutboxRow.attempts + 1,
-                updated_at=now,
-            )
-        )
+def release(
+    session: Session, keys: Sequence[str], now: datetime, error: str, *, held: Held | None = None
+) -> int:
+    """Back to planned for another try (nothing was created in WeCom); how many."""
+    values: dict[str, Any] = {
+        "state": SendState.PLANNED,
+        "claimed_by": "",
+        "claimed_at": None,
+        "attempted_at": None,
+        "error": error,
+        "attempts": OutboxRow.attempts + 1,
+        "updated_at": now,
+    }
+    return _update_claimed(session, keys, held, values)
 
 
 def stale_claims(session: Session, worker: str) -> list[OutboxRow]:

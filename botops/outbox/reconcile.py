@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from botops.errors import WeComError
-from botops.outbox.queue import outgoing_for, release, set_state, stale_claims
+from botops.outbox.queue import Held, outgoing_for, release, set_state, stale_claims
 from botops.store.db import session
 from botops.store.models import MassTask, OutboxRow, SendState
 from botops.store.tasks import record_task
@@ -70,6 +70,11 @@ class _Batch:
     def attempted(self) -> datetime | None:
         return self.first.attempted_at
 
+    @property
+    def held(self) -> Held:
+        """As read: changes apply only if its dispatcher has not moved on meanwhile."""
+        return Held(self.first.claimed_by, self.attempted)
+
 
 async def reconcile(
     engine: Engine,
@@ -98,23 +103,32 @@ async def reconcile(
             except WeComError as exc:
                 _lookup_failed(engine, batch, exc, now, report)
                 continue
+        if found is None and attempted is not None and now - attempted < settle:
+            report.waiting.append(name)
+            continue
+        # Every change applies only if the claim is still as read (batch.held): if its
+        # dispatcher was alive after all and moved on meanwhile, its rows are its own.
         with session(engine) as s:
             if found is not None:
-                _record(s, batch, found, now)
-                report.recovered[name] = found
-            elif attempted is not None and now - attempted < settle:
-                report.waiting.append(name)
+                moved = _record(s, batch, found, now)
+                if moved:
+                    report.recovered[name] = found
             elif batch.first.expires_at <= now:
                 error = "never tried" if attempted is None else "crashed while sending"
-                set_state(
-                    s, batch.keys, SendState.MISSED, now, error=f"{error}; expired before recovery"
+                error = f"{error}; expired before recovery"
+                moved = set_state(
+                    s, batch.keys, SendState.MISSED, now, error=error, held=batch.held
                 )
-                report.missed.append(name)
+                if moved:
+                    report.missed.append(name)
             else:
                 error = "WeCom had no task for it" if attempted else "it was never tried"
-                release(s, batch.keys, now, error=f"recovered after a crash: {error}")
-                report.released.append(name)
-        log.warning("outbox.reconciled", batch=name, msgid=found, rows=len(batch.rows))
+                error = f"recovered after a crash: {error}"
+                moved = release(s, batch.keys, now, error=error, held=batch.held)
+                if moved:
+                    report.released.append(name)
+        event = "outbox.reconciled" if moved else "outbox.reconcile_superseded"
+        log.warning(event, batch=name, msgid=found, rows=len(batch.rows))
     return report
 
 
@@ -130,7 +144,8 @@ def _lookup_failed(
         return
     error = f"outcome unknown: WeCom could not say whether it was sent ({exc})"
     with session(engine) as s:
-        set_state(s, batch.keys, SendState.MISSED, now, error=error[:500])
+        if not set_state(s, batch.keys, SendState.MISSED, now, error=error[:500], held=batch.held):
+            return  # its dispatcher moved on meanwhile
     report.missed.append(name)
     log.error("outbox.reconcile_given_up", batch=name, error=str(exc))
 
@@ -159,7 +174,10 @@ def _text(message: GroupMsg) -> str:
     return str(text.get("content", ""))
 
 
-def _record(s: Session, batch: _Batch, msgid: str, now: datetime) -> None:
-    outgoing = outgoing_for(batch.rows)
-    record_task(s, msgid=msgid, source=outgoing, targets=outgoing.target_ids, created_at=now)
-    set_state(s, batch.keys, SendState.SUBMITTED, now, msgid=msgid)
+def _record(s: Session, batch: _Batch, msgid: str, now: datetime) -> int:
+    """The found task, recorded unless the batch's dispatcher recorded it meanwhile."""
+    moved = set_state(s, batch.keys, SendState.SUBMITTED, now, msgid=msgid, held=batch.held)
+    if moved:
+        outgoing = outgoing_for(batch.rows)
+        record_task(s, msgid=msgid, source=outgoing, targets=outgoing.target_ids, created_at=now)
+    return moved

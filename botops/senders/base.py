@@ -8,7 +8,7 @@ idempotency key) so whatever records the outcome can tie it back to the plan.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,17 @@ from botops.wecom.models import ChatType
 
 class AttachmentError(BotopsError):
     """An attachment cannot be turned into something WeCom accepts (missing, too big, ...)."""
+
+
+class SendWindowClosed(BotopsError):
+    """Raised by a `Gate`: too late to start creating anything; nothing was created since
+    the last task the sender handed to its recorder."""
+
+
+Gate = Callable[[], None]
+"""Called by a sender right before each WeCom call that creates what customers will see; it
+raises SendWindowClosed once the caller may no longer start one (botops.outbox.dispatcher:
+another replica would take the batch for unsent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +86,11 @@ class Receipt:
 class Sender(Protocol):
     channel: str
 
-    async def send(self, outgoing: Outgoing) -> Receipt: ...
+    async def prepare(self, outgoing: Outgoing) -> None:
+        """Whatever can be done ahead without customers seeing anything (media uploads),
+        so that `send` itself is quick."""
+
+    async def send(self, outgoing: Outgoing, gate: Gate | None = None) -> Receipt: ...
 
 
 class TaskRecorder(Protocol):

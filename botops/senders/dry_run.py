@@ -6,7 +6,7 @@ they would have been handed.
 
 from __future__ import annotations
 
-from botops.senders.base import Outgoing, Receipt
+from botops.senders.base import Gate, Outgoing, Receipt
 
 
 class DryRunSender:
@@ -15,6 +15,11 @@ class DryRunSender:
     def __init__(self) -> None:
         self.outgoing: list[Outgoing] = []
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
+    async def prepare(self, outgoing: Outgoing) -> None:
+        pass
+
+    async def send(self, outgoing: Outgoing, gate: Gate | None = None) -> Receipt:
+        if gate is not None:
+            gate()
         self.outgoing.append(outgoing)
         return Receipt(self.channel, sent=tuple(outgoing.target_ids))

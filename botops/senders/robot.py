@@ -25,7 +25,7 @@ from ruamel.yaml.error import YAMLError
 
 from botops.errors import ConfigError, WeComError
 from botops.playbook.model import Attachment, Link
-from botops.senders.base import AttachmentError, FailedTarget, Outgoing, Receipt
+from botops.senders.base import AttachmentError, FailedTarget, Gate, Outgoing, Receipt
 from botops.senders.media_source import MediaSource
 from botops.wecom import limits
 from botops.wecom.limits import utf8_len
@@ -55,7 +55,13 @@ class RobotSender:
     def __repr__(self) -> str:
         return f"RobotSender({len(self._keys)} robots)"
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
+    async def prepare(self, outgoing: Outgoing) -> None:
+        pass  # robot media is uploaded per robot key, at send time
+
+    async def send(self, outgoing: Outgoing, gate: Gate | None = None) -> Receipt:
+        """Post to each target's robot. `gate` is asked once, before the first post: robot
+        messages are delivered at once, so a batch half posted must be reported, not
+        stopped."""
         try:
             posts = await self.messages(outgoing)
         except AttachmentError as exc:
@@ -65,6 +71,8 @@ class RobotSender:
             )
         sent: list[str] = []
         failed: list[FailedTarget] = []
+        if gate is not None:
+            gate()
         for target in outgoing.target_ids:
             key = self._keys.get(target)
             if key is None:

@@ -19,7 +19,7 @@ from typing import Any, Literal, cast
 import structlog
 
 from botops.playbook.model import Attachment, MediaRef
-from botops.senders.base import CreatedTask, FailedTarget, Outgoing, Receipt, TaskRecorder
+from botops.senders.base import CreatedTask, FailedTarget, Gate, Outgoing, Receipt, TaskRecorder
 from botops.senders.media_source import MediaSource
 from botops.wecom.client import WeComClient
 from botops.wecom.mass import check_template_request, template_batches, template_body
@@ -48,9 +48,15 @@ class WeComMassSender:
         self._record = record
         self._source = source or MediaSource()
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
-        """Create the task(s). WeComError and AttachmentError propagate; tasks created
-        before a failure have already been handed to the recorder."""
+    async def prepare(self, outgoing: Outgoing) -> None:
+        """Upload the media: `send` then finds it in the cache."""
+        for attachment in outgoing.attachments:
+            await self.payload(attachment, outgoing)
+
+    async def send(self, outgoing: Outgoing, gate: Gate | None = None) -> Receipt:
+        """Create the task(s), asking `gate` before each. WeComError, AttachmentError and
+        the gate's SendWindowClosed propagate; tasks created before a failure have already
+        been handed to the recorder."""
         if not outgoing.targets:
             raise ValueError(f"batch {outgoing.batch} has no targets")
         payloads = [await self.payload(a, outgoing) for a in outgoing.attachments]
@@ -74,6 +80,8 @@ class WeComMassSender:
                 attachments=payloads,
                 allow_select=None,
             )
+            if gate is not None:
+                gate()
             created = await self._client.add_msg_template_batch(body)
             refused = set(created.fail_list)
             task = CreatedTask(created.msgid, tuple(t for t in created.targets if t not in refused))

@@ -290,7 +290,7 @@ def claim_as_dead_worker(w: World, *, attempted: str = "all") -> list[OutboxRow]
     with session(w.engine) as s:
         taken = claim(s, w.clock.now(), "dead")
         tried = [r.key for r in taken if attempted in ("all", r.sender)]
-        mark_attempted(s, tried, w.clock.now())
+        mark_attempted(s, tried, w.clock.now(), "dead")
     return taken
 
 

@@ -20,7 +20,7 @@ from botops.outbox.dispatcher import HELD, Dispatcher
 from botops.outbox.queue import claim, mark_attempted
 from botops.outbox.reconcile import GIVE_UP, SETTLE
 from botops.planning.planner import Window
-from botops.senders.base import Outgoing, Receipt, Sender
+from botops.senders.base import Gate, Outgoing, Receipt, Sender
 from botops.simulator import Fault, Simulator
 from botops.store.db import session
 from botops.store.models import SendState
@@ -39,12 +39,15 @@ class Paced:
         self._real, self._stall, self._count = real, stall, 0
         self.stalled, self.go = asyncio.Event(), asyncio.Event()
 
-    async def send(self, outgoing: Outgoing) -> Receipt:
+    async def prepare(self, outgoing: Outgoing) -> None:
+        await self._real.prepare(outgoing)
+
+    async def send(self, outgoing: Outgoing, gate: Gate | None = None) -> Receipt:
         self._count += 1
         if self._count == self._stall:
             self.stalled.set()
             await self.go.wait()
-        return await self._real.send(outgoing)
+        return await self._real.send(outgoing, gate)
 
 
 def replica(w: World, name: str, sender: Sender, still_leader: Callable[[], Awaitable[bool]]):
@@ -130,6 +133,83 @@ async def test_a_batch_still_at_wecom_is_not_resent_by_the_next_leader(tmp_path)
         await old
         w.clock.advance(SETTLE)
         assert (await b.dispatch()).submitted == {}
+        sent_once(w)
+
+
+async def test_a_claim_the_new_leader_took_back_before_the_attempt_is_not_sent_again(tmp_path):
+    """The old leader asked still_leader() (yes), then stalled (its event loop blocked in a
+    database call during a partition) while the new leader ran a whole round: it took the
+    untried claim back and sent it. The old one's attempt then matches nothing: it must
+    not call WeCom."""
+    async with planned(tmp_path) as w:
+        b = replica(w, "replica-b", w.mass_sender(), always)
+        asked = 0
+
+        async def checked_then_stalled() -> bool:
+            nonlocal asked
+            asked += 1
+            if asked == 1:
+                w.clock.advance(timedelta(seconds=20))
+                await b.dispatch()  # the new leader's round, while this one stalls
+                return True  # the answer it had before it stalled
+            return False
+
+        a = replica(w, "replica-a", w.mass_sender(), checked_then_stalled)
+        with capture_logs() as logs:
+            old = await a.dispatch()
+
+        assert old.submitted == {}
+        assert "send.claim_lost" in [e["event"] for e in logs]
+        sent_once(w)
+
+
+async def test_a_leader_stalled_past_the_window_starts_no_task(tmp_path):
+    """The old leader recorded its attempt, then stalled longer than the settle time before
+    calling WeCom; the new leader looked the batch up, found no task and sent it. When the
+    old one wakes up, the window to start has closed: it creates nothing."""
+    async with planned(tmp_path) as w:
+        paced = Paced(w.mass_sender(), stall=1)
+        a = replica(w, "replica-a", paced, leading_until(2))
+        b = replica(w, "replica-b", w.mass_sender(), always)
+        old = asyncio.create_task(a.dispatch())
+        await paced.stalled.wait()
+
+        w.clock.advance(SETTLE + timedelta(seconds=1))
+        new = await b.dispatch()  # the stalled batch: no task in WeCom; the other: untried
+        assert len(new.reconciled.released) == 2
+        paced.go.set()
+        report = await old
+
+        assert report.submitted == {}
+        sent_once(w)
+
+
+async def test_a_create_still_running_at_the_windows_end_is_reconciled_not_resent(tmp_path):
+    """WeCom (or the link to it) is slow: the create call has not finished half a settle
+    time after the attempt. It is abandoned as outcome unknown and reconciled once the
+    settle time has passed, never simply sent again."""
+    async with planned(tmp_path) as w:
+        settle = timedelta(seconds=0.6)  # the window: 0.3 s of the event loop's time
+        w.sim.faults.add(Fault("latency", api=ADD, seconds=1.0, times=1))
+        dispatcher = Dispatcher(
+            w.engine,
+            w.mass_sender(),
+            w.client,
+            w.clock,
+            worker="replica-a",
+            library=lambda: w.library,
+            policy=w.policy,
+            settle=settle,
+        )
+        first = await dispatcher.dispatch()
+        assert len(first.unknown) == 1
+        [slow] = first.unknown
+        assert {r.state for r in due_rows(w).values() if r.batch == slow} == {SendState.CLAIMED}
+
+        await asyncio.sleep(1.0)  # WeCom finishes the slow create meanwhile
+        w.clock.advance(settle)
+        second = await dispatcher.dispatch()
+        assert slow in second.reconciled.recovered
         sent_once(w)
 
 
@@ -233,7 +313,7 @@ async def test_a_dead_dispatchers_untried_twin_does_not_take_the_task_of_the_one
             taken = claim(s, DUE, "dead")
             # The batch it tried: the one a lookup in name order reaches last.
             tried = max(taken, key=lambda r: r.batch)
-            mark_attempted(s, [tried.key], DUE)
+            mark_attempted(s, [tried.key], DUE, "dead")
         outgoing = Outgoing(
             batch=tried.batch,
             playbook=tried.playbook,

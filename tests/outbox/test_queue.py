@@ -12,7 +12,15 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, event
 from sqlmodel import select
 
-from botops.outbox.queue import claim, enqueue, mark_missed, set_state
+from botops.outbox.queue import (
+    Held,
+    claim,
+    enqueue,
+    mark_attempted,
+    mark_missed,
+    release,
+    set_state,
+)
 from botops.planning.planner import Plan, Window, plan
 from botops.planning.policy import SendPolicy
 from botops.planning.targets import Target
@@ -428,6 +436,28 @@ def test_a_state_change_applies_only_to_rows_still_claimed(build, engine):
     after = rows(engine)
     assert (after[keys[0]].state, after[keys[0]].msgid) == (SendState.SUBMITTED, "msgACCEPTED")
     assert {after[k].state for k in keys[1:]} == {SendState.FAILED}
+
+
+def test_changes_decided_on_a_reading_apply_only_while_the_claim_is_as_read(build, engine):
+    """Two replicas overlapping: the new leader read the old one's claim untried and
+    releases it; the old one records its attempt. Whichever writes second matches nothing,
+    on SQLite and PostgreSQL alike."""
+    library = library_of(build, camp())
+    write(engine, library, planned(library, days("2026-03-02", 1)), local("2026-03-01 23:00"))
+    now = local("2026-03-02 09:00")
+    with session(engine) as s:
+        keys = [r.key for r in claim(s, now, "old-leader")]
+    as_read = Held("old-leader", None)
+    with session(engine) as s:
+        assert mark_attempted(s, keys, now, "old-leader") == len(keys)  # the old one first
+    with session(engine) as s:
+        assert release(s, keys, now, "never tried", held=as_read) == 0  # stale reading
+        assert set_state(s, keys, SendState.MISSED, now, held=as_read) == 0
+        assert mark_attempted(s, keys, now, "old-leader") == 0  # attempted once only
+        assert release(s, keys, now, "no task", held=Held("old-leader", now)) == len(keys)
+    with session(engine) as s:
+        assert mark_attempted(s, keys, now, "old-leader") == 0  # released: not its own now
+    assert {r.state for k, r in rows(engine).items() if k in keys} == {SendState.PLANNED}
 
 
 def test_enrolments_the_plan_assumed_are_recorded_once(build, engine):
