@@ -28,7 +28,8 @@ class CheckinSnapshot:
     today_count: int = 0
     today_rate: float = 0.0
     not_checked_in: list[str] = field(default_factory=list)
-    leaderboard: list[LeaderRow] = field(default_factory=list)
+    leaderboard: list[LeaderRow] = field(default_factory=list)  # bounded: see ledger.snapshot
+    leaderboard_more: int = 0  # members tied with its last row, not listed (a big tie)
     total_points: int = 0
     best_streak: int = 0
 
@@ -106,6 +107,7 @@ SAMPLE_CHECKINS = CheckinSnapshot(
         LeaderRow("阿杰", 300, 21, 2),
         LeaderRow("Lily", 260, 19, 3),
     ],
+    leaderboard_more=2,  # so validation renders what a template says about a tie
     total_points=12_340,
     best_streak=23,
 )

@@ -163,10 +163,16 @@ def _leaderboards(boards: Sequence[Leaderboard]) -> str:
             f'<td class="num">{r.streak} 天</td></tr>'
             for r in board.rows
         )
+        more = (
+            f'<tfoot><tr><td colspan="5">另有 {board.more_tied} 人并列第 {board.rows[-1].rank} 名'
+            "</td></tr></tfoot>"
+            if board.more_tied
+            else ""
+        )
         tables.append(
             f'<div class="card board"><h3>{escape(board.name)} <code>{escape(board.playbook)}</code>'
             '</h3><table class="board"><thead><tr><th>#</th><th>成员</th><th>积分</th><th></th>'
-            f"<th>连续</th></tr></thead><tbody>{rows}</tbody></table></div>"
+            f"<th>连续</th></tr></thead><tbody>{rows}</tbody>{more}</table></div>"
         )
     return f'{head}<div class="boards">{"".join(tables)}</div></section>'
 
@@ -245,6 +251,7 @@ tr.st-flagged .why{color:var(--bad)}
 table.board{width:100%}
 .meter{display:inline-block;height:8px;border-radius:4px;background:var(--good);min-width:2px}
 .board td:nth-child(4){width:35%}
+.board tfoot td{color:var(--muted);font-size:13px;border-bottom:0}
 .empty{color:var(--muted);padding:12px;border:1px dashed var(--line);border-radius:8px}
 footer{color:var(--muted);font-size:12px;padding:12px 28px;border-top:1px solid var(--line)}
 """

@@ -56,6 +56,7 @@ def render_json(report: Report) -> str:
                     {"rank": row.rank, "name": row.name, "points": row.points, "streak": row.streak}
                     for row in b.rows
                 ],
+                "more_tied": b.more_tied,
             }
             for b in report.leaderboards
         ],

@@ -8,7 +8,8 @@ database or a clock. Sections:
     overview     all groups' figures per day (the chart at the top)
     rates        per check-in playbook: playbook day -> members checked in / members
     leaderboards per check-in playbook, the top members by points with their ranks (as the
-                 store ranks them: a tie shares one, 1, 1, 3; ties at the cut-off included)
+                 store ranks them: a tie shares one, 1, 1, 3), at most LEADERBOARD_ROWS
+                 rows; members tied with the last row beyond it are counted, not listed
     outcomes     per playbook and step: outbox sends by outcome over the period
 """
 
@@ -22,6 +23,10 @@ from datetime import date, datetime, timedelta
 from botops.playbook.context import LeaderRow
 from botops.reports.activity import DayActivity, add_up, days_between, total
 from botops.reports.inactivity import State, Verdict
+
+# Rows per leaderboard: a tie at the cut is counted, not listed, so early in a challenge
+# (everyone tied) the report does not list every member.
+LEADERBOARD_ROWS = 10
 
 # Send outcomes, in display order. The outbox's states map onto them (OUTCOME_OF_STATE).
 OUTCOMES = ("sent", "submitted", "failed", "expired", "missed", "cancelled", "pending")
@@ -119,7 +124,8 @@ class PlaybookRates:
 class Leaderboard:
     playbook: str
     name: str
-    rows: tuple[LeaderRow, ...]
+    rows: tuple[LeaderRow, ...]  # at most LEADERBOARD_ROWS
+    more_tied: int = 0  # members tied with the last row (rank rows[-1].rank), not in `rows`
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,12 +175,18 @@ def build_report(inputs: ReportInputs) -> Report:
         groups=groups,
         rates=_rates(inputs.checkins, inputs.last, names),
         leaderboards=tuple(
-            Leaderboard(p, names.get(p, p), tuple(rows))
+            _leaderboard(p, names.get(p, p), rows)
             for p, rows in sorted(dict(inputs.leaderboards).items())
             if rows
         ),
         outcomes=_outcomes(inputs.outcomes),
     )
+
+
+def _leaderboard(playbook: str, name: str, rows: Sequence[LeaderRow]) -> Leaderboard:
+    shown = tuple(rows[:LEADERBOARD_ROWS])
+    tied = sum(1 for r in rows[LEADERBOARD_ROWS:] if r.rank == shown[-1].rank)
+    return Leaderboard(playbook, name, shown, tied)
 
 
 def _group_row(group: GroupInput, days: Sequence[date]) -> GroupRow:

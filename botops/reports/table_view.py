@@ -33,6 +33,8 @@ def render_table(report: Report) -> str:
         lines += ["", f"Leaderboard: {clean(board.name)} ({board.playbook})"]
         rows = [[str(r.rank), clean(r.name), str(r.points), str(r.streak)] for r in board.rows]
         lines += columns(["rank", "name", "points", "streak"], rows, numeric={0, 2, 3})
+        if board.more_tied:
+            lines.append(f"… and {board.more_tied} more tied at rank {board.rows[-1].rank}")
     lines += ["", "Send outcomes (due in the period)"]
     if report.outcomes:
         heads = ["playbook / step", *(OUTCOME_NAMES[o] for o in OUTCOMES), "total"]

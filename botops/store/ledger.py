@@ -8,8 +8,9 @@ one, can never count twice.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -124,7 +125,7 @@ def leaderboard(
     checkins.rules.current_streak); without `today`, the run ending at the member's last
     check-in. `names` (userid -> name) overrides the names the ledger knows."""
     rows = standings(session, playbook=playbook, chat_id=chat_id, today=today, names=names)
-    return [LeaderRow(r.name, r.points, r.streak, r.rank) for r in within_top(rows, top)]
+    return [_leader_row(r) for r in within_top(rows, top)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,17 @@ def within_top(rows: Sequence[Standing], top: int) -> list[Standing]:
     return [r for r in rows if r.rank <= top]
 
 
+def first_rows(rows: Sequence[Standing], limit: int) -> tuple[list[Standing], int]:
+    """At most `limit` of ranked `rows`, and how many more are tied with the last of them.
+    Unlike `within_top`, a tie never lengthens the list: early in a challenge every diligent
+    member ties, and naming hundreds would overflow a WeCom message."""
+    shown = list(rows[:limit])
+    if not shown:
+        return shown, 0
+    tied = itertools.takewhile(lambda r: r.rank == shown[-1].rank, rows[limit:])
+    return shown, sum(1 for _ in tied)
+
+
 def standings(
     session: Session,
     *,
@@ -152,14 +164,17 @@ def standings(
     chat_id: str | None = None,
     today: date | None = None,
     names: Mapping[str, str] | None = None,
+    members: Collection[str] | None = None,
 ) -> list[Standing]:
-    """Every member with rows in the scope, ranked by points, then streak; equal on both,
-    members share a rank and the next rank skips (1, 1, 3: "competition" ranking, so a tie
-    never depends on names). Listed in rank order, ties by name, then member id (namesakes
-    keep a stable order). Days and streaks count each local day once, even across several
-    groups or playbooks."""
+    """Every member with rows in the scope (with `members`, only those, ranked among
+    themselves), ranked by points, then streak; equal on both, members share a rank and the
+    next rank skips (1, 1, 3: "competition" ranking, so a tie never depends on names).
+    Listed in rank order, ties by name, then member id (namesakes keep a stable order). Days
+    and streaks count each local day once, even across several groups or playbooks."""
     filters = _scope(playbook, chat_id)
     points = _points_by_member(session, filters)
+    if members is not None:
+        points = {m: p for m, p in points.items() if m in members}
     days = _days_by_member(session, filters)
     known = _names(session, list(points), chat_id)
     if names:
@@ -195,19 +210,23 @@ def snapshot(
 ) -> CheckinSnapshot:
     """The `checkin` figures templates read, for one group on `local_day`. `members` are the
     group's current members (userid -> display name), in the order `not_checked_in` lists
-    them; counts and rates are over them, so someone who left does not count. The
-    leaderboard is the members ranked `top` or better, ties at the cut-off included."""
+    them; counts, rates and ranks are over them, so someone who left does not count. The
+    leaderboard is its first `top` rows by rank; members tied with the last row beyond them
+    are only counted (`leaderboard_more`), so the message stays short whatever the tie."""
     filters = _scope(playbook, chat_id)
     days = _days_by_member(session, filters)
     checked = {m for m in members if local_day in days.get(m, set())}
     total = session.exec(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(*filters))
+    ranked = standings(
+        session, playbook=playbook, chat_id=chat_id, today=local_day, names=members, members=members
+    )
+    shown, more = first_rows(ranked, top)
     return CheckinSnapshot(
         today_count=len(checked),
         today_rate=len(checked) / len(members) if members else 0.0,
         not_checked_in=[name for m, name in members.items() if m not in checked],
-        leaderboard=leaderboard(
-            session, playbook=playbook, chat_id=chat_id, top=top, today=local_day, names=members
-        ),
+        leaderboard=[_leader_row(r) for r in shown],
+        leaderboard_more=more,
         total_points=int(total.one()),
         best_streak=max(
             (current_streak(days.get(m, set()), local_day) for m in members), default=0
@@ -225,6 +244,10 @@ def group_roster(session: Session, chat_id: str) -> dict[str, str]:
         .order_by(col(GroupMember.join_time), col(GroupMember.userid))
     )
     return {m.userid: m.group_nickname or m.name or m.userid for m in session.exec(query)}
+
+
+def _leader_row(row: Standing) -> LeaderRow:
+    return LeaderRow(row.name, row.points, row.streak, row.rank)
 
 
 def _scope(playbook: str | None, chat_id: str | None) -> list[Any]:

@@ -1,5 +1,6 @@
-"""Leaderboard ties: members equal on points and streak share a rank (1, 1, 3), and a top N
-takes everyone tied at the cut-off — in the store, and in the shipped templates that show it."""
+"""Leaderboard ties: members equal on points and streak share a rank (1, 1, 3); a top N
+takes everyone tied at the cut-off, while the snapshot templates read stops at N rows and
+counts the rest of the tie — in the store, and in the shipped templates that show it."""
 
 from __future__ import annotations
 
@@ -71,15 +72,15 @@ def test_a_top_n_takes_everyone_tied_at_the_cut_off(tied: Engine):
     assert {top: [r.name for r in board] for top, board in boards.items()} == expected
 
 
-def test_the_snapshot_templates_read_has_the_ranks(tied: Engine):
+def test_the_snapshot_templates_read_has_the_ranks_and_counts_a_tie_at_the_cut(tied: Engine):
     with session(tied) as s:
         snap = ledger.snapshot(s, CHAT, PLAYBOOK, TODAY, MEMBERS, top=3)
     assert snap.leaderboard == [
         LeaderRow("Lily", 30, 3, 1),
         LeaderRow("阿杰", 30, 3, 1),
         LeaderRow("Bob", 20, 2, 3),
-        LeaderRow("小雨", 20, 2, 3),
     ]
+    assert snap.leaderboard_more == 1  # 小雨, tied with Bob: counted, not listed
 
 
 @pytest.fixture(scope="module")

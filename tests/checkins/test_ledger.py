@@ -191,10 +191,10 @@ def test_snapshot_figures_for_templates(engine: Engine):
         assert snap.not_checked_in == ["小雨", "新人"]
         assert snap.total_points == 9 * 10 + 5
         assert snap.best_streak == 3
-        assert snap.leaderboard == [
-            LeaderRow("离开的人", 30, 3, 1),  # a tie shares the rank, listed by name
+        assert snap.leaderboard == [  # ranked among current members: 离开的人 left
             LeaderRow("阿杰", 30, 3, 1),
-            LeaderRow("小雨", 25, 2, 3),
+            LeaderRow("小雨", 25, 2, 2),
+            LeaderRow("Lily", 10, 1, 3),
         ]
         empty = ledger.snapshot(s, "wr-empty", PLAYBOOK, date(2026, 12, 3), {})
         assert (empty.today_count, empty.today_rate, empty.total_points) == (0, 0.0, 0)
