@@ -45,6 +45,17 @@ from sqlalchemy.engine import make_url
 
 from botops.errors import BotopsError, ConfigError
 
+# Shared with the main engine. The keepalive values serve client side (libpq) and server side
+# (the session's tcp_* settings) alike: ~11 s to notice; tcp_user_timeout: unacknowledged data
+# for 4 s (a partition) drops the connection.
+from botops.store.db import (
+    CONNECT_TIMEOUT_SECONDS,
+    KEEPALIVE_COUNT,
+    KEEPALIVE_IDLE,
+    KEEPALIVE_INTERVAL,
+    TCP_USER_TIMEOUT_MS,
+)
+
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
@@ -55,11 +66,7 @@ def _leader_key(name: str) -> int:
 
 
 LEADER_KEY = _leader_key("botops-leader")
-# Client side (libpq) and server side (the session's tcp_* settings) alike: ~11 s to notice.
-KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
-CONNECT_TIMEOUT_SECONDS = 5
 CHECK_TIMEOUT_SECONDS = 2.0
-TCP_USER_TIMEOUT_MS = 4_000  # unacknowledged data for this long (a partition): drop it
 CLOSE_GRACE_SECONDS = 5.0
 
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, create_engine
 
@@ -23,6 +23,20 @@ from botops.store.schema_revision import is_current
 # a URL may say otherwise (sqlite:///botops.db?timeout=5).
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 SQLITE_CACHE_KIB = 512  # per connection; see _sqlite_pragmas
+# PostgreSQL, client side (libpq), for every connection: the main engine's and the leader
+# election's (botops.daemon.leader). Without them a partition (packets dropped, no FIN or RST)
+# blocks a query until the kernel gives up retransmitting, about 15 minutes, and the daemon's
+# synchronous database calls freeze its event loop (leadership check included) that long.
+# - tcp_user_timeout: data sent but unacknowledged for 4 s means the path is broken (a healthy
+#   one acknowledges in milliseconds); the call fails instead of waiting for a reply;
+# - keepalives: an idle pooled connection is found dead after 5 + 2 * 3 = ~11 s;
+# - connect_timeout: a new connection (pool_pre_ping's replacement) gives up after 5 s.
+# So a query caught by a partition fails within about 4 + 5 = 9 s. No statement_timeout: a
+# migration or a prune may rightly run for minutes.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 5, 2, 3
+CONNECT_TIMEOUT_SECONDS = 5
+TCP_USER_TIMEOUT_MS = 4_000
+LIBPQ_DRIVERS = frozenset({"psycopg", "psycopg2"})  # the drivers that take libpq's options
 T = TypeVar("T")
 
 
@@ -42,7 +56,7 @@ def open_database(url: str) -> Engine:
         engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True, connect_args=_libpq_timeouts(parsed))
     try:
         if not is_current(engine):
             from botops.store.migrate import upgrade  # Alembic is loaded only to migrate
@@ -52,6 +66,22 @@ def open_database(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def _libpq_timeouts(url: URL) -> dict[str, Any]:
+    """The partition guards above, except those the URL sets itself (connect_args would
+    override the URL's query: ?connect_timeout=30 must win)."""
+    if url.get_driver_name() not in LIBPQ_DRIVERS:
+        return {}
+    guards = {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "keepalives": 1,
+        "keepalives_idle": KEEPALIVE_IDLE,
+        "keepalives_interval": KEEPALIVE_INTERVAL,
+        "keepalives_count": KEEPALIVE_COUNT,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+    }
+    return {name: value for name, value in guards.items() if name not in url.query}
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

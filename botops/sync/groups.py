@@ -11,6 +11,10 @@ needs proof that a group is gone: a listing that completed *and* every listed gr
 Anything less (an error, Ctrl-C) dismisses nothing — a stale "active" is harmless, a wrong
 "dismissed" would stop a playbook.
 
+WeCom's frequency limit (45009) ends the sync at once: the block lasts the rest of the
+exceeded window (a minute, an hour), so every further call would only meet 45009 again and
+count against the limit. The next sync (`daemon.sync_every`) picks up where this one stopped.
+
 Callbacks are handled while a sync runs, so the store can hold newer news than the sync:
 - a group not listed is dismissed only if its row was last written from WeCom before the
   listing was asked for; one written since (its `create` callback handled mid-sync) is
@@ -37,6 +41,7 @@ from botops.store.db import session
 from botops.store.groups import GroupChange, mark_dismissed, upsert_group, written_since
 from botops.sync.report import SyncError, SyncReport
 from botops.wecom.models import CorpTagGroup, GroupChat, GroupChatRef
+from botops.wecom.responses import FrequencyLimited
 
 log = structlog.get_logger()
 
@@ -80,6 +85,9 @@ async def sync_groups(
         listed_at = clock.now()  # rows written from WeCom since are newer than the listing
         try:
             refs = await client.list_group_chats(status_filter=0)
+        except FrequencyLimited as exc:
+            _stop_at_frequency_limit(report, SyncError("list", None, str(exc)))
+            return report
         except WeComError as exc:
             report.errors.append(SyncError("list", None, str(exc)))
             return report
@@ -107,8 +115,22 @@ async def sync_groups(
             dismissed=len(report.dismissed),
             errors=len(report.errors),
             interrupted=report.interrupted,
+            rate_limited=report.rate_limited,
         )
     return report
+
+
+def _stop_at_frequency_limit(report: SyncReport, error: SyncError) -> None:
+    """Record the first 45009 and stop: the calls still in flight when it came back meet the
+    same block, and say nothing more."""
+    if report.rate_limited:
+        return
+    report.rate_limited = True
+    message = (
+        f"{error.message} — WeCom's frequency limit was hit: the remaining groups were not "
+        "fetched and none was marked dismissed; the sync runs again at its next time"
+    )
+    report.errors.append(SyncError(error.stage, error.chat_id, message))
 
 
 async def _sync_corp_tags(client: GroupSource, engine: Engine, report: SyncReport) -> None:
@@ -141,7 +163,7 @@ async def _fetch_all(
     async def worker() -> None:
         nonlocal done
         for ref in pending:
-            if report.aborted:
+            if report.aborted or report.rate_limited:
                 return
             await _sync_one(client, engine, clock, ref, report)
             done += 1
@@ -160,6 +182,9 @@ async def _sync_one(
     asked = clock.now()
     try:
         chat = await client.get_group_chat(chat_id)
+    except FrequencyLimited as exc:
+        _stop_at_frequency_limit(report, SyncError("fetch", chat_id, str(exc)))
+        return
     except WeComRejectedError as exc:
         if exc.errcode == GROUP_GONE:  # dismissed since the listing: dismissed below
             report.vanished.append(chat_id)

@@ -41,6 +41,9 @@ class SyncReport:
     interrupted: bool = False
     vanished: list[str] = field(default_factory=list)  # listed, then gone before groupchat/get
     aborted: bool = False  # stopped at a configuration error: every further call would fail
+    # Stopped at WeCom's frequency limit (45009): blocked for the rest of the exceeded window
+    # (a minute, an hour), so the remaining groups wait for the next sync.
+    rate_limited: bool = False
 
     def record(self, change: GroupChange) -> None:
         self.fetched += 1
@@ -67,6 +70,7 @@ class SyncReport:
         return {
             "ok": self.ok,
             "interrupted": self.interrupted,
+            "rate_limited": self.rate_limited,
             "listing_complete": self.listing_complete,
             "dismissals_checked": self.dismissals_checked,
             "groups": {
@@ -161,4 +165,9 @@ def _verdict(report: SyncReport) -> str:
     skipped = "" if report.dismissals_checked else "; no group was marked dismissed"
     if report.aborted:  # a rerun fails the same way until someone changes the configuration
         return f"incomplete: {why}, {done}{skipped} — fix the configuration error above first"
+    if report.rate_limited:  # a rerun within the window only meets 45009 again
+        return (
+            f"incomplete: {why}, {done}{skipped} — WeCom's frequency limit was hit; the next "
+            "sync finishes it (by hand: `botops sync` again in an hour)"
+        )
     return f"incomplete: {why}, {done}{skipped} — run `botops sync` again to finish"

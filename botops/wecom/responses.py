@@ -5,8 +5,9 @@
     WeComError
     ├── WeComConfigError      40001 bad secret, 48002 API not permitted, 60020 IP not allowed,
     │                         301002 token of another app, 40013 bad corp id, HTTP 404
-    ├── WeComRetryableError   -1, 45009, 45033, 41063, HTTP 429/5xx, network errors
+    ├── WeComRetryableError   -1, 45033, 41063, HTTP 429/5xx, network errors
     │   ├── TokenExpired      40014 / 42001: refetch the token once and retry at once
+    │   ├── FrequencyLimited  45009: retry in a later round, not within seconds
     │   └── OutcomeUnknown    5xx or a broken read: WeCom may have acted on the request
     └── WeComRejectedError    everything else (errcode, errmsg)
 
@@ -42,8 +43,16 @@ class OutcomeUnknown(WeComRetryableError):
     """
 
 
+class FrequencyLimited(WeComRetryableError):
+    """45009: WeCom's frequency limit for this API (or IP) is spent. The block lasts the rest
+    of the window that was exceeded — a minute, an hour (wecom-api.md §1) — so retrying within
+    seconds only spends more calls: the client does not retry it, and callers stop calling
+    (a sync ends its round; the outbox puts the batch back for a later round)."""
+
+
 TOKEN_ERRCODES = frozenset({40014, 42001})
-RETRYABLE_ERRCODES = frozenset({-1, 45009, 45033, 41063})
+FREQUENCY_LIMIT = 45009
+RETRYABLE_ERRCODES = frozenset({-1, 45033, 41063})
 CONFIG_HINTS: dict[int, str] = {
     40001: "invalid corp secret: check the app secret in the WeCom admin console",
     40013: "invalid corp id: check wecom.corp_id",
@@ -99,6 +108,8 @@ def error_for(api: str, errcode: int, errmsg: str) -> WeComError:
         return TokenExpired(api, errcode, errmsg)
     if errcode in CONFIG_HINTS:
         return WeComConfigError(api, errcode, errmsg)
+    if errcode == FREQUENCY_LIMIT:
+        return FrequencyLimited(api, errcode, errmsg)
     if errcode in RETRYABLE_ERRCODES:
         return WeComRetryableError(api, errcode, errmsg)
     return WeComRejectedError(api, errcode, errmsg)

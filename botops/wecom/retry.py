@@ -2,8 +2,9 @@
 
 Sleeping is injected (tenacity's `sleep=`) so tests record the waits instead of waiting.
 Calls that create something in WeCom (a mass-send task, a reminder, a robot message) pass
-`idempotent=False`: they are retried only when WeCom *told us* it did nothing (-1, 45009, ...)
+`idempotent=False`: they are retried only when WeCom *told us* it did nothing (-1, 45033, ...)
 or the connection was never made — never after `OutcomeUnknown`, which could duplicate them.
+`FrequencyLimited` (45009) is never retried here: WeCom's block outlasts any back-off.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tenacity.retry import retry_if_exception
 from tenacity.wait import wait_exponential, wait_random
 
 from botops.errors import WeComError, WeComRetryableError
-from botops.wecom.responses import OutcomeUnknown
+from botops.wecom.responses import FrequencyLimited, OutcomeUnknown
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,7 +43,7 @@ class RetryPolicy:
 
 
 def should_retry(exc: BaseException, *, idempotent: bool) -> bool:
-    if not isinstance(exc, WeComRetryableError):
+    if not isinstance(exc, WeComRetryableError) or isinstance(exc, FrequencyLimited):
         return False
     return idempotent or not isinstance(exc, OutcomeUnknown)
 

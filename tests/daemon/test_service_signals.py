@@ -36,7 +36,12 @@ def test_sigterm_finishes_the_send_in_flight_and_exits_0(
         # WeCom creates the first task at once but answers only SLOW_ACK_SECONDS later.
         sim.faults.add(Fault("slow_ack", api=ADD, seconds=SLOW_ACK_SECONDS))
 
-        daemon = project.daemon("d", BOTOPS_DAEMON__SHUTDOWN_GRACE=f"{GRACE_SECONDS}s")
+        # A create may run for half the settle time: long enough for this slow answer.
+        daemon = project.daemon(
+            "d",
+            BOTOPS_DAEMON__SHUTDOWN_GRACE=f"{GRACE_SECONDS}s",
+            BOTOPS_DAEMON__RECONCILE_AFTER=f"{int(SLOW_ACK_SECONDS * 3)}s",
+        )
         [in_flight] = wait_until(sim.tasks, 30, "WeCom created the first task")
         daemon.signal(signal.SIGTERM)
         signalled = time.monotonic()

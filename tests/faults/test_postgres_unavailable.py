@@ -95,7 +95,8 @@ def test_the_daemon_outlives_a_database_outage_mid_send_and_loses_nothing(
         project.tag_groups(groups, "演练", monkeypatch, capsys)
         sim.faults.add(Fault("slow_ack", api=ADD, seconds=SLOW_ACK_SECONDS))
 
-        daemon = project.daemon("d")
+        # A create may run for half the settle time: long enough for this slow answer.
+        daemon = project.daemon("d", BOTOPS_DAEMON__RECONCILE_AFTER=f"{int(SLOW_ACK_SECONDS * 4)}s")
         [first] = wait_until(sim.tasks, 60, "WeCom created the first task")
         with database_unavailable(url):
             # The answer arrives, the task cannot be recorded, the round fails: said in one

@@ -6,7 +6,7 @@ import pytest
 
 from botops.errors import WeComRejectedError, WeComRetryableError
 from botops.simulator import Fault
-from botops.wecom.responses import OutcomeUnknown
+from botops.wecom.responses import FrequencyLimited, OutcomeUnknown
 from botops.wecom.retry import RetryPolicy
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +20,7 @@ def assert_backoff(sleeps: list[float], policy: RetryPolicy) -> None:
         assert base <= wait <= base + policy.jitter_seconds
 
 
-@pytest.mark.parametrize("errcode", [-1, 45009, 45033])
+@pytest.mark.parametrize("errcode", [-1, 45033])
 async def test_busy_and_rate_limited_answers_are_retried(make_client, sim, fake_time, errcode):
     sim.faults.add(Fault("errcode", times=2, api=GET, errcode=errcode))
     policy = RetryPolicy(attempts=4, base_seconds=0.5, max_seconds=8, jitter_seconds=0.5)
@@ -30,6 +30,31 @@ async def test_busy_and_rate_limited_answers_are_retried(make_client, sim, fake_
     assert sim.count(GET) == 3
     assert len(fake_time.sleeps) == 2
     assert_backoff(fake_time.sleeps, policy)
+
+
+async def test_the_frequency_limit_is_not_retried(make_client, sim, fake_time):
+    # 45009 blocks the rest of the exceeded window (a minute, an hour): a back-off of
+    # seconds only spends more calls, so the caller hears of it at once.
+    sim.faults.add(Fault("errcode", times=10, api=GET, errcode=45009, errmsg="freq out of limit"))
+    async with make_client(retry=RetryPolicy(attempts=4)) as client:
+        with pytest.raises(FrequencyLimited) as caught:
+            await client.get_group_chat("wr00000")
+    assert isinstance(caught.value, WeComRetryableError)  # the outbox tries again later
+    assert caught.value.errcode == 45009
+    assert sim.count(GET) == 1
+    assert fake_time.sleeps == []
+
+
+async def test_the_frequency_limit_on_task_creation_is_not_retried(make_client, sim, fake_time):
+    sim.faults.add(Fault("errcode", times=10, api=ADD, errcode=45009))
+    async with make_client() as client:
+        with pytest.raises(FrequencyLimited):
+            await client.add_msg_template(
+                chat_type="group", sender="zhangsan", chat_id_list=["wr00000"], text="hi"
+            )
+    assert sim.count(ADD) == 1
+    assert sim.tasks() == []
+    assert fake_time.sleeps == []
 
 
 async def test_attempts_are_bounded(make_client, sim, fake_time):

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from botops.errors import WeComConfigError, WeComRejectedError, WeComRetryableError
-from botops.wecom.responses import OutcomeUnknown, TokenExpired, map_response
+from botops.wecom.responses import FrequencyLimited, OutcomeUnknown, TokenExpired, map_response
 
 API = "externalcontact/groupchat/get"
 
@@ -40,7 +40,7 @@ def test_an_answer_without_errcode_is_a_success():
         (60020, WeComConfigError),
         (301002, WeComConfigError),
         (-1, WeComRetryableError),
-        (45009, WeComRetryableError),
+        (45009, FrequencyLimited),
         (45033, WeComRetryableError),
         (41063, WeComRetryableError),
         (40058, WeComRejectedError),
@@ -60,6 +60,7 @@ def test_errcodes_map_to_typed_errors(errcode, error_type):
 
 def test_token_errors_are_retryable_and_config_errors_are_not():
     assert issubclass(TokenExpired, WeComRetryableError)
+    assert issubclass(FrequencyLimited, WeComRetryableError)  # later, not within seconds
     assert not issubclass(WeComConfigError, WeComRetryableError)
 
 
