@@ -359,6 +359,7 @@ class Service:
                 errors=len(report.errors),
                 first_errors=[str(e) for e in report.errors[:3]],
                 aborted=report.aborted,
+                rate_limited=report.rate_limited,
             )
 
     async def _prune(self, rt: Runtime, playbooks: Sequence[Playbook]) -> None:

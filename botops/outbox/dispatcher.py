@@ -67,7 +67,7 @@ from botops.store.db import session
 from botops.store.models import OutboxRow, SendState
 from botops.store.tasks import record_task
 from botops.wecom.client import WeComClient
-from botops.wecom.responses import OutcomeUnknown
+from botops.wecom.responses import FrequencyLimited, OutcomeUnknown
 
 log = structlog.get_logger()
 
@@ -118,6 +118,7 @@ class Dispatcher:
         self._still_leader = still_leader
         self._draining = False
         self._in_round = False
+        self._limited = False  # WeCom answered 45009 this round: its block outlasts the round
 
     def drain(self) -> None:
         """Stop claiming (SIGTERM): the batch in flight finishes, nothing new starts."""
@@ -127,6 +128,7 @@ class Dispatcher:
         if self._in_round:  # leftover claims (below) are only ours to take back between rounds
             raise RuntimeError("Dispatcher.dispatch: rounds must not overlap")
         self._in_round = True
+        self._limited = False
         try:
             return await self._round()
         finally:
@@ -176,6 +178,8 @@ class Dispatcher:
         """Why no further batch may be sent this round, or "" to go on."""
         if self._draining:
             return "shutting down"
+        if self._limited:
+            return "WeCom's frequency limit (45009)"
         if self._still_leader is not None and not await self._still_leader():
             return "leadership lost"
         return ""
@@ -223,6 +227,7 @@ class Dispatcher:
         except (WeComRetryableError, SendWindowClosed) as exc:
             # WeCom did nothing, or we did not ask it to: try again next round. Rows already
             # submitted (an earlier task of this batch) are no longer claimed: untouched.
+            self._limited = isinstance(exc, FrequencyLimited)
             with session(self._engine) as s:
                 release(s, keys, self._clock.now(), error=str(exc), held=mine)
             report.retried.extend(keys)

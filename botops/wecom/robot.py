@@ -5,7 +5,8 @@ to the group. It is sent only as the `key=` query parameter; logs and the rate l
 robot by `fingerprint(key)`, and error messages name the API only.
 
 Robot messages go out at once (no confirmation), so a resend after an ambiguous failure would
-post twice: sends retry only on answers that say nothing was sent (-1, 45009, ...).
+post twice: sends retry only on answers that say nothing was sent (-1, ...; not 45009, whose
+block outlasts any quick retry).
 """
 
 from __future__ import annotations

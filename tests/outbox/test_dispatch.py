@@ -210,6 +210,27 @@ async def test_retryable_errors_past_the_retries_release_the_batch_for_a_later_r
         assert created[later.submitted[retried[0].key]] == int(DUE.timestamp()) + 60
 
 
+async def test_wecoms_frequency_limit_ends_the_round_and_the_rest_go_later(tmp_path):
+    """45009 blocks the API for the rest of WeCom's window: asking again with the next
+    batch (or a quick retry) only spends calls. Everything goes once in a later round."""
+    async with planned(tmp_path) as w:
+        w.sim.faults.add(Fault("errcode", api=ADD, errcode=45009, times=1))
+        with capture_logs() as logs:
+            report = await w.dispatcher.dispatch()
+
+        assert w.sim.count(ADD) == 1
+        assert report.submitted == {}
+        rows = due_rows(w)
+        assert {r.state for r in rows.values()} == {SendState.PLANNED}
+        [stopped] = [e for e in logs if e["event"] == "send.stopped"]
+        assert stopped["reason"] == "WeCom's frequency limit (45009)"
+
+        w.clock.advance(timedelta(minutes=1))
+        later = await w.dispatcher.dispatch()
+        assert sorted(later.submitted) == sorted(rows)
+        sent_once(w)
+
+
 async def test_a_lost_answer_is_reconciled_from_wecom_not_sent_again(tmp_path):
     async with planned(tmp_path) as w:
         w.sim.faults.add(Fault("lost_ack", api=ADD))
