@@ -6,6 +6,14 @@ enrolled, or the playbook's anchor is a fixed date or the group's creation. Only
 sent from Day 1 to the playbook's last day (`duration_days`) score; one outside them is
 decided NOT_STARTED or FINISHED (rules.evaluate), so a reply and the ingest tally can say
 why. Runs in the caller's session (one transaction: the caller commits).
+
+Before any playbook decides, a message is not scored at all (`route` says why)
+when it is dated more than MAX_CLOCK_SKEW after now (SENT_IN_FUTURE: it would take a day
+the member has not lived yet), its group is not stored (UNKNOWN_GROUP) or was dismissed
+before it was sent (GROUP_DISMISSED; one sent before still counts, however late it comes),
+its sender is staff in the group's roster (STAFF: staff remind, they do not check in; a
+sender not in the roster is a customer who joined since the last sync), or no check-in
+playbook runs for the group (NO_CHECKIN_PLAYBOOK).
 """
 
 from __future__ import annotations
@@ -26,9 +34,19 @@ from botops.planning.targets import Target, day_one, matches
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
 from botops.store.activity import record_message
-from botops.store.groups import targets
+from botops.store.groups import STAFF_MEMBER, dismissed_target, targets
+from botops.store.models import GroupMember
 
 log = structlog.get_logger()
+
+# A forwarder's clock may run a little ahead of ours; more than this is a wrong date.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+SENT_IN_FUTURE = "sent_in_future"
+UNKNOWN_GROUP = "unknown_group"
+GROUP_DISMISSED = "group_dismissed"
+STAFF = "staff"
+NO_CHECKIN_PLAYBOOK = "no_checkin_playbook"
 
 
 def groups(session: Session) -> dict[str, Target]:
@@ -45,6 +63,15 @@ class Scored(NamedTuple):
     decision: Decision
 
 
+class Routed(NamedTuple):
+    """What scoring a message did: one decision per check-in playbook of its group, or none
+    and why (`not_scored`, with `detail` in words)."""
+
+    results: list[Scored]
+    not_scored: str = ""
+    detail: str = ""
+
+
 def score(
     session: Session,
     library: PlaybookLibrary,
@@ -54,13 +81,44 @@ def score(
     *,
     known: Mapping[str, Target] | None = None,
 ) -> list[Scored]:
-    """Score `message` under every active check-in playbook of its group; one decision each.
-    A message for a group botops does not know scores nothing (and is logged)."""
+    """Score `message` under every active check-in playbook of its group; one decision each
+    (none: `route` says why)."""
+    return route(session, library, message, now, tz_default, known=known).results
+
+
+def route(
+    session: Session,
+    library: PlaybookLibrary,
+    message: Message,
+    now: datetime,
+    tz_default: str,
+    *,
+    known: Mapping[str, Target] | None = None,
+) -> Routed:
+    """`score`, with why no playbook decided when none did. `known`: the active groups
+    (`groups`), read once for a batch."""
+    zone = ZoneInfo(tz_default)
+    if message.sent_at > now + MAX_CLOCK_SKEW:
+        at = now.astimezone(zone).isoformat(timespec="seconds")
+        detail = f"sent_at {message.sent_at.isoformat()} is after now ({at})"
+        log.warning("checkins.sent_in_future", msgid=message.msgid, detail=detail)
+        return Routed([], SENT_IN_FUTURE, detail)
     target = (known if known is not None else groups(session)).get(message.chat_id)
     if target is None:
-        log.warning("checkins.unknown_group", chat_id=message.chat_id, msgid=message.msgid)
-        return []
-    record_message(session, message, ZoneInfo(tz_default))  # activity counts every message
+        dismissed = dismissed_target(session, message.chat_id)
+        if dismissed is None:
+            log.warning("checkins.unknown_group", chat_id=message.chat_id, msgid=message.msgid)
+            return Routed([], UNKNOWN_GROUP)
+        target, dismissed_at = dismissed
+        if message.sent_at >= dismissed_at:
+            at = dismissed_at.astimezone(zone).isoformat(timespec="seconds")
+            detail = f"the group was dismissed at {at}"
+            log.warning("checkins.group_dismissed", chat_id=message.chat_id, msgid=message.msgid)
+            return Routed([], GROUP_DISMISSED, detail)
+    record_message(session, message, zone)  # activity counts every message
+    sender = session.get(GroupMember, (message.chat_id, message.sender_id))
+    if sender is not None and sender.member_type == STAFF_MEMBER:
+        return Routed([], STAFF, "staff members do not check in")
     decisions = []
     for playbook in library.playbooks:
         first = active_since(playbook, target, tz_default)
@@ -87,7 +145,7 @@ def score(
             points=decision.total,
         )
         decisions.append(Scored(playbook, target, first, decision))
-    return decisions
+    return Routed(decisions, "" if decisions else NO_CHECKIN_PLAYBOOK)
 
 
 def active_since(playbook: Playbook, target: Target, tz_default: str) -> date | None:

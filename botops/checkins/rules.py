@@ -7,9 +7,12 @@ a *local* day in the playbook's timezone, so 23:59 and 00:01 are two days, whate
 The order of the checks, first match wins:
 
     msgid already scored            -> DUPLICATE            (a redelivery never scores twice)
+    make-up and check-in keywords,  -> CHECKIN for today    (today can only be earned today;
+      today not counted yet            the make-up can still be claimed afterwards)
     make-up keyword (rule.makeup)   -> NOT_STARTED / FINISHED (sent before Day 1 / after the
-                                       last day), else MAKEUP, or MAKEUP_REFUSED (no missed
-                                       day / allowance)
+                                       last day), else MAKEUP; refused (no missed day /
+                                       allowance): the check-in rules below when a check-in
+                                       keyword matched too, else MAKEUP_REFUSED
     no keyword and no regex match   -> NOT_CHECKIN
     sent before Day 1               -> NOT_STARTED
     sent after the last day         -> FINISHED
@@ -22,11 +25,15 @@ challenge's days: sent within them, filling no day before Day 1. A streak is the
 consecutive local days (make-up days included) through the day just added; a streak bonus is
 paid once, when the member's streak first reaches its length — so it is due exactly when the
 longest run before this message was shorter than the threshold and the new run is not.
+
+Keywords match text and keywords alike NFKC-normalized, without format characters (zero-width
+spaces and joiners, byte-order marks) and case-folded: ｄｏｎｅ and 打\u200b卡 are done and 打卡.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -116,16 +123,36 @@ def evaluate(
     today = local.date()
     if message.msgid in history.msgids:
         return Decision(Outcome.DUPLICATE, today, detail="this message already scored")
-    if rule.makeup is not None:
-        makeup_words = _keywords_in(message.text, rule.makeup.keywords)
-        if makeup_words:
-            outside = _outside_days(today, not_before, not_after, makeup_words)
-            if outside is not None:
-                return outside
-            return _makeup(rule, today, history, makeup_words, not_before)
     matched = _matches(rule, message.text)
+    makeup_words = () if rule.makeup is None else _keywords_in(message.text, rule.makeup.keywords)
+    if makeup_words:
+        # "今天打卡✅ 顺便问下补卡怎么操作" is today's check-in: credit today when it can be;
+        # the make-up stays claimable, by a later message, within its days.
+        if matched and today not in history.days:
+            checkin = _checkin(rule, local, history, matched, not_before, not_after)
+            if checkin.scored:
+                return checkin
+        outside = _outside_days(today, not_before, not_after, makeup_words)
+        if outside is not None:
+            return outside
+        makeup = _makeup(rule, today, history, makeup_words, not_before)
+        if makeup.scored or not matched:
+            return makeup
     if not matched:
         return Decision(Outcome.NOT_CHECKIN, today)
+    return _checkin(rule, local, history, matched, not_before, not_after)
+
+
+def _checkin(
+    rule: CheckinRule,
+    local: datetime,
+    history: MemberHistory,
+    matched: tuple[str, ...],
+    not_before: date | None,
+    not_after: date | None,
+) -> Decision:
+    """The check-in rules for a message that matched, sent at `local` (the playbook's time)."""
+    today = local.date()
     outside = _outside_days(today, not_before, not_after, matched)
     if outside is not None:
         return outside
@@ -247,13 +274,23 @@ def longest_run(days: Iterable[date]) -> int:
     return best
 
 
+def _plain(text: str) -> str:
+    """`text` as typed on any keyboard: NFKC (full-width ｄｏｎｅ is done), without format
+    characters (a zero-width space pasted into 打卡 is invisible to the member)."""
+    normal = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in normal if unicodedata.category(c) != "Cf")
+
+
 def _keywords_in(text: str, keywords: Iterable[str]) -> tuple[str, ...]:
-    folded = text.casefold()
-    return tuple(k for k in keywords if k and k.casefold() in folded)
+    folded = _plain(text).casefold()
+    return tuple(k for k in keywords if _plain(k) and _plain(k).casefold() in folded)
 
 
 def _matches(rule: CheckinRule, text: str) -> tuple[str, ...]:
     matched = _keywords_in(text, rule.keywords)
-    if rule.regex is not None and re.search(rule.regex, text):
+    # The pattern may be written for the text as typed or as normalized: either counts.
+    if rule.regex is not None and (
+        re.search(rule.regex, text) or re.search(rule.regex, _plain(text))
+    ):
         matched += ("regex",)
     return matched

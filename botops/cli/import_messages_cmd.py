@@ -16,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from botops.checkins.message import Message
+from botops.checkins.route import (
+    GROUP_DISMISSED,
+    NO_CHECKIN_PLAYBOOK,
+    SENT_IN_FUTURE,
+    STAFF,
+    UNKNOWN_GROUP,
+)
 from botops.checkins.rules import Outcome
 from botops.cli import common
 from botops.store.db import open_database
-from botops.webhook.ingest import (
-    NO_CHECKIN_PLAYBOOK,
-    UNKNOWN_GROUP,
-    RecordError,
-    Tally,
-    parse_record,
-    score_messages,
-)
+from botops.webhook.ingest import RecordError, Tally, parse_record, score_messages
 
 SOURCE = "import"
 
@@ -38,7 +38,10 @@ WHY_NOT_SCORED = {
     Outcome.FINISHED: "after the challenge's last day",
     Outcome.ALREADY_CHECKED_IN: "already checked in that day",
     Outcome.MAKEUP_REFUSED: "make-up refused",
+    SENT_IN_FUTURE: "dated in the future (check the sender's clock and time zone)",
     UNKNOWN_GROUP: "in a group botops does not know (run botops sync)",
+    GROUP_DISMISSED: "sent after the group was dismissed",
+    STAFF: "sent by staff",
     NO_CHECKIN_PLAYBOOK: "in a group no check-in playbook selects",
 }
 
@@ -58,7 +61,7 @@ def read_messages(path: Path) -> tuple[list[Message], list[str]]:
     """The file's messages, or the problems (FILE:LINE: message) that stop the import."""
     messages: list[Message] = []
     problems: list[str] = []
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8-sig") as lines:  # editors on Windows write a BOM
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue

@@ -2,7 +2,8 @@
 the ledger and the rosters (botops.reports.activity.DayActivity).
 
 `record_message` is called by the check-in router (botops.checkins.route.score) for every
-message of a known group, from every source, scored or not; it is insert-or-ignore on the
+message of a known group (a dismissed one: sent before its dismissal; none dated in the
+future), from every source, staff's included, scored or not; it is insert-or-ignore on the
 msgid, so a redelivered message counts once. Local days are in the configured `timezone`,
 except check-ins, which count on the ledger's local day (the playbook's timezone).
 """
@@ -21,6 +22,7 @@ from sqlmodel import Session, col, select
 from botops.checkins.message import Message
 from botops.reports.activity import DayActivity, days_between
 from botops.store.db import dialect_insert
+from botops.store.groups import STAFF_MEMBER
 from botops.store.ledger import DAY_REASONS
 from botops.store.models import GroupMember, GroupMessageRecord, LedgerEntry, MessageLogStart
 
@@ -118,7 +120,14 @@ def _messages(first: date, last: date, chat_ids: Collection[str] | None) -> Any:
 
 def _checkins(first: date, last: date, chat_ids: Collection[str] | None) -> Any:
     """Distinct members per group and day: a member in two check-in playbooks of one group
-    is one check-in."""
+    is one check-in. Staff never check in: rows scored for them before the router refused
+    staff count for no group's activity."""
+    staff = (
+        select(GroupMember.userid)
+        .where(col(GroupMember.chat_id) == col(LedgerEntry.chat_id))
+        .where(col(GroupMember.userid) == col(LedgerEntry.member_id))
+        .where(col(GroupMember.member_type) == STAFF_MEMBER)
+    )
     query = (
         select(
             col(LedgerEntry.chat_id),
@@ -127,6 +136,7 @@ def _checkins(first: date, last: date, chat_ids: Collection[str] | None) -> Any:
         )
         .where(col(LedgerEntry.reason).in_(DAY_REASONS))
         .where(col(LedgerEntry.local_day).between(first, last))
+        .where(~staff.exists())
         .group_by(col(LedgerEntry.chat_id), col(LedgerEntry.local_day))
     )
     if chat_ids is not None:

@@ -7,7 +7,7 @@ write is an upsert keyed by WeCom's ids: running the same sync twice changes not
     upsert_group        one `groupchat/get` answer -> groups row (+ roster if member_version moved)
     mark_dismissed      groups a complete sync no longer lists (and not written since)
     replace_corp_tags   the corp tag list (get_corp_tag_list) -> corp_tags
-    add/remove_group_tags, list_groups, targets
+    add/remove_group_tags, list_groups, targets, dismissed_target
 
 `member_count` is every member WeCom lists for the group (customers *and* staff), the
 number the WeCom client shows in the group's title.
@@ -40,6 +40,7 @@ from botops.wecom.models import GroupMember as WeComMember
 
 # The group fields a sync reports when they change (member changes are reported apart).
 TRACKED_FIELDS = ("name", "owner", "notice")
+STAFF_MEMBER = 1  # group_members.member_type of staff (企业成员); 2 is an external customer
 
 
 class UnknownGroupError(BotopsError):
@@ -349,9 +350,11 @@ def get_group(session: Session, chat_id: str) -> StoredGroup:
     return _stored(row, _tags_by_group(session, chat_id).get(chat_id, ()))
 
 
-def targets(session: Session) -> list[Target]:
-    """The active groups as planner targets, with their botops tags and enrolments, oldest
-    first.
+def targets(
+    session: Session, *, status: GroupStatus = GroupStatus.ACTIVE, chat_id: str | None = None
+) -> list[Target]:
+    """The active groups (or those of `status`; only `chat_id`, when given) as planner
+    targets, with their botops tags and enrolments, oldest first.
 
     The daemon reads every group every planning round, so this reads plain columns rather
     than ORM entities (10,000 of those cost most of a second and tens of MB at the peak) and
@@ -362,17 +365,20 @@ def targets(session: Session) -> list[Target]:
     def one(value: Any) -> Any:
         return shared.setdefault(value, value)
 
+    enrolments = select(
+        col(Enrolment.target_id), col(Enrolment.playbook_id), col(Enrolment.day_one)
+    )
+    tag_rows = select(GroupTag.chat_id, GroupTag.tag)
+    if chat_id is not None:
+        enrolments = enrolments.where(col(Enrolment.target_id) == chat_id)
+        tag_rows = tag_rows.where(col(GroupTag.chat_id) == chat_id)
     enrolled: dict[str, dict[str, date]] = {}
-    for target_id, playbook_id, day_one in session.exec(
-        select(col(Enrolment.target_id), col(Enrolment.playbook_id), col(Enrolment.day_one))
-    ):
+    for target_id, playbook_id, day_one in session.exec(enrolments):
         enrolled.setdefault(target_id, {})[one(playbook_id)] = day_one
     tags: dict[str, frozenset[str]] = {}
     pending: list[str] = []
     group_id = ""
-    for row_id, tag in session.exec(
-        select(GroupTag.chat_id, GroupTag.tag).order_by(col(GroupTag.chat_id), col(GroupTag.tag))
-    ):
+    for row_id, tag in session.exec(tag_rows.order_by(col(GroupTag.chat_id), col(GroupTag.tag))):
         if row_id != group_id:
             if pending:
                 tags[group_id] = one(frozenset(pending))
@@ -380,17 +386,16 @@ def targets(session: Session) -> list[Target]:
         pending.append(tag)
     if pending:
         tags[group_id] = one(frozenset(pending))
-    rows = session.execute(  # sqlmodel's select() takes at most four columns
-        sa_select(
-            col(GroupRecord.chat_id),
-            col(GroupRecord.name),
-            col(GroupRecord.owner),
-            col(GroupRecord.created_at),
-            col(GroupRecord.member_count),
-        )
-        .where(col(GroupRecord.status) == GroupStatus.ACTIVE)
-        .order_by(col(GroupRecord.created_at), col(GroupRecord.chat_id))
-    )
+    groups = sa_select(  # sqlmodel's select() takes at most four columns
+        col(GroupRecord.chat_id),
+        col(GroupRecord.name),
+        col(GroupRecord.owner),
+        col(GroupRecord.created_at),
+        col(GroupRecord.member_count),
+    ).where(col(GroupRecord.status) == status)
+    if chat_id is not None:
+        groups = groups.where(col(GroupRecord.chat_id) == chat_id)
+    rows = session.execute(groups.order_by(col(GroupRecord.created_at), col(GroupRecord.chat_id)))
     return [
         Target(
             id=chat_id,
@@ -404,6 +409,16 @@ def targets(session: Session) -> list[Target]:
         )
         for chat_id, name, owner, created_at, member_count in rows
     ]
+
+
+def dismissed_target(session: Session, chat_id: str) -> tuple[Target, datetime] | None:
+    """A dismissed group as a planner target, with when botops marked it dismissed; None for
+    a group that is active or not stored. Its messages sent before then are still its own."""
+    row = session.get(GroupRecord, chat_id)
+    if row is None or row.status != GroupStatus.DISMISSED or row.dismissed_at is None:
+        return None
+    found = targets(session, status=GroupStatus.DISMISSED, chat_id=chat_id)
+    return (found[0], row.dismissed_at) if found else None
 
 
 _NO_TAGS: frozenset[str] = frozenset()

@@ -21,9 +21,10 @@ from botops.store.models import GroupMember
 from botops.webhook.aibot import AiBotMessage
 
 SOURCE = "aibot"
-# "@打卡助手 打卡": the mention is not part of what the member said (and the bot's own name
-# may well contain a check-in keyword). WeCom separates mentions with a space or U+2005.
-_MENTIONS = re.compile(r"^(?:\s*@[^\s\u2005]+(?:[\s\u2005]+|$))+")
+# "@打卡助手 打卡", "请问几点截止 @打卡助手": a mention, wherever it is, is not part of what the
+# member said (and the bot's own name may well contain a check-in keyword). A mention runs
+# to the next space or U+2005, the separator WeCom puts after it.
+_MENTIONS = re.compile(r"@[^\s\u2005]+")
 
 
 def as_message(bot: AiBotMessage, sent_at: datetime, sender_name: str) -> Message | None:

@@ -6,7 +6,7 @@
 The raw body is signed with HMAC-SHA256 under `ingest.secret`, sent as
 `X-Botops-Signature: sha256=<hex>`. A batch is all or nothing: one bad record and nothing is
 scored (400 naming the record and field). Every message then goes through the same
-check-in path as any other source (botops.checkins.route.score); the ledger never counts a
+check-in path as any other source (botops.checkins.route); the ledger never counts a
 msgid twice, so a redelivered batch scores nothing new. Answers
 {"accepted": N, "checkins": M, "not_scored": {reason: count}}, reasons as in `Tally`.
 `botops import-messages` reads the same records from a JSONL file (`parse_record`).
@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from botops.checkins.message import Message
-from botops.checkins.route import groups, score
+from botops.checkins.route import groups, route
 from botops.clock import Clock
 from botops.config import IngestSettings
 from botops.playbook.library import PlaybookLibrary
@@ -101,16 +101,13 @@ def parse_batch(body: bytes) -> list[Message]:
     return messages
 
 
-UNKNOWN_GROUP = "unknown_group"
-NO_CHECKIN_PLAYBOOK = "no_checkin_playbook"
-
-
 @dataclass
 class Tally:
     """What scoring a batch did: check-ins (and make-ups) scored, and why the rest did not
     score: a decision's Outcome (`not_checkin`, `outside_window`, ...) or, for a message no
-    playbook decided on, UNKNOWN_GROUP or NO_CHECKIN_PLAYBOOK. A forwarder (or ops person)
-    whose messages score nothing can tell a late check-in from a missing `botops sync`."""
+    playbook decided on, the router's reason (`sent_in_future`, `unknown_group`,
+    `group_dismissed`, `staff`, `no_checkin_playbook`: botops.checkins.route). A forwarder (or ops person) whose messages score nothing
+    can tell a late check-in from a missing `botops sync`."""
 
     checkins: int = 0
     not_scored: Counter[str] = field(default_factory=Counter)
@@ -129,11 +126,12 @@ def score_messages(
     with session(engine) as s:
         known = groups(s)
         for message in messages:
-            results = score(s, library, message, now, tz_default, known=known)
-            if not results:
-                missing = UNKNOWN_GROUP if message.chat_id not in known else NO_CHECKIN_PLAYBOOK
-                tally.not_scored[missing] += 1
-            for result in results:
+            routed = route(s, library, message, now, tz_default, known=known)
+            if routed.not_scored:
+                tally.not_scored[routed.not_scored] += 1
+                if routed.detail:
+                    tally.example.setdefault(routed.not_scored, routed.detail)
+            for result in routed.results:
                 decision = result.decision
                 if decision.scored:
                     tally.checkins += 1

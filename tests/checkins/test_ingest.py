@@ -154,6 +154,23 @@ def test_a_message_in_a_group_no_check_in_playbook_selects_says_so(
     assert ledger_rows(engine) == 0
 
 
+def test_staff_and_future_messages_are_counted_apart(url: str, engine: Engine) -> None:
+    answer = send(
+        url,
+        batch(
+            record("m1", "zhangsan", "晚上好～还没打卡的伙伴记得打卡"),  # staff
+            record("m2", "wm-a", sent_at="2026-03-05T08:00:00+08:00"),  # three days ahead
+            record("m3", "wm-a"),
+        ),
+    )
+    assert answer.json() == {
+        "accepted": 3,
+        "checkins": 1,
+        "not_scored": {"staff": 1, "sent_in_future": 1},
+    }
+    assert ledger_rows(engine) == 1
+
+
 @pytest.mark.parametrize("sig", ["", "sha256=" + "0" * 64, "sha1=abc"])
 def test_a_bad_signature_is_401_and_stores_nothing(url: str, engine: Engine, sig: str) -> None:
     answer = send(url, batch(record("m1", "wm-a")), sig)

@@ -222,3 +222,77 @@ def test_streak_helpers():
     assert current_streak(days, D("2027-01-10")) == 2
     assert current_streak(days, D("2027-01-11")) == 2  # today's check-in may still come
     assert current_streak(days, D("2027-01-12")) == 0
+
+
+@pytest.mark.parametrize(
+    ("past", "text", "at", "outcome", "credited"),
+    [
+        # a check-in that asks about make-ups is today's check-in, whether or not a day is
+        # missing: today can only be earned today, the make-up is still there to claim later
+        (
+            history(),
+            "今天打卡✅ 顺便问下补卡怎么操作",
+            "2026-12-03 09:00",
+            Outcome.CHECKIN,
+            "2026-12-03",
+        ),
+        (
+            history("2026-12-01", "2026-12-02"),
+            "打卡 补卡?",
+            "2026-12-03 09:00",
+            Outcome.CHECKIN,
+            "2026-12-03",
+        ),
+        # today counted already: the make-up it names is what the member wants
+        (history("2026-12-03"), "补卡打卡", "2026-12-03 20:00", Outcome.MAKEUP, "2026-12-02"),
+        # out of the window, today cannot be earned: the make-up still can
+        (history(), "补卡打卡", "2026-12-03 23:45", Outcome.MAKEUP, "2026-12-02"),
+        # a refused make-up falls back to the check-in rules
+        (
+            history("2026-12-02", "2026-12-03", makeups=2),
+            "打卡 补卡",
+            "2026-12-03 20:00",
+            Outcome.ALREADY_CHECKED_IN,
+            "2026-12-03",
+        ),
+        (
+            history("2026-12-01", "2026-12-02"),
+            "打卡 补卡",
+            "2026-12-03 23:45",
+            Outcome.OUTSIDE_WINDOW,
+            None,
+        ),
+        # a make-up alone, refused, still says so
+        (
+            history("2026-12-02", makeups=2),
+            "补卡",
+            "2026-12-03 09:00",
+            Outcome.MAKEUP_REFUSED,
+            None,
+        ),
+    ],
+)
+def test_a_message_naming_both_check_in_and_make_up(
+    past: MemberHistory, text: str, at: str, outcome: Outcome, credited: str | None
+):
+    decision = evaluate(RULE, SHANGHAI, message(text, at), past)
+    assert decision.outcome is outcome
+    assert decision.credited_day == (None if credited is None else D(credited))
+
+
+@pytest.mark.parametrize(
+    ("keywords", "text"),
+    [
+        (["done"], "ｄｏｎｅ"),  # full-width letters
+        (["DONE"], "Ｄone!"),
+        (["打卡"], "打\u200b卡"),  # a zero-width space pasted in
+        (["打卡"], "\ufeff打\u200d卡"),  # a byte-order mark, a zero-width joiner
+        (["ｄｏｎｅ"], "done"),  # the keyword written full-width
+    ],
+)
+def test_keywords_match_whatever_the_keyboard(keywords: list[str], text: str):
+    rule = CheckinRule(keywords=keywords, makeup={"allowance": 1, "keywords": ["补\u200b卡"]})
+    at = "2026-12-03 09:00"
+    assert evaluate(rule, SHANGHAI, message(text, at), history()).outcome is Outcome.CHECKIN
+    makeup = evaluate(rule, SHANGHAI, message("补卡", at), history())
+    assert makeup.outcome is Outcome.MAKEUP

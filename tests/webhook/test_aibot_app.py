@@ -177,6 +177,27 @@ async def test_the_mention_is_not_read_as_a_keyword(url, engine, clock):
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "请问几点截止 @打卡助手",
+        "今天读完了\u2005@打卡助手",
+        "今天读完了@打卡助手\u2005谢谢",
+        "@小助理\u2005请问 @打卡助手 怎么用",
+    ],
+)
+async def test_a_mention_anywhere_is_not_read_as_a_keyword(url, engine, clock, text):
+    response = post(url, clock, payload("m1", text))
+    assert (response.status_code, response.content) == (200, b"")
+    assert ledger(engine) == []
+
+
+async def test_a_check_in_before_a_mention_counts(url, engine, clock):
+    reply = answer(post(url, clock, payload("m1", "今天打卡\u2005@打卡助手")))
+    assert reply["stream"]["content"].startswith("✅ 客户1 第")
+    assert sum(e.points for e in ledger(engine)) == 10
+
+
+@pytest.mark.parametrize(
     "tamper",
     [
         pytest.param(lambda q, b: ({**q, "msg_signature": "0" * 40}, b), id="forged-signature"),
