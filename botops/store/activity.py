@@ -87,19 +87,32 @@ def daily_activity(
 def speakers(
     session: Session, first: date, last: date, chat_ids: Collection[str] | None = None
 ) -> dict[str, int]:
-    """Distinct senders per group over the whole range (a daily sum would count regulars
-    once a day)."""
+    """Distinct customer senders per group over the whole range (a daily sum would count
+    regulars once a day)."""
     query = (
         select(
             col(GroupMessageRecord.chat_id),
             func.count(func.distinct(GroupMessageRecord.sender_id)),
         )
         .where(col(GroupMessageRecord.local_day).between(first, last))
+        .where(~_staff_sent().exists())
         .group_by(col(GroupMessageRecord.chat_id))
     )
     if chat_ids is not None:
         query = query.where(col(GroupMessageRecord.chat_id).in_(list(chat_ids)))
     return {chat: int(count) for chat, count in session.exec(query)}
+
+
+def _staff_sent() -> Any:
+    """The message's sender is staff in its group: staff posts (reminders, the mass sends
+    themselves, when a forwarder passes them on) are not the customers' activity, or a group
+    where only staff still talk would never be flagged silent."""
+    return (
+        select(GroupMember.userid)
+        .where(col(GroupMember.chat_id) == col(GroupMessageRecord.chat_id))
+        .where(col(GroupMember.userid) == col(GroupMessageRecord.sender_id))
+        .where(col(GroupMember.member_type) == STAFF_MEMBER)
+    )
 
 
 def _messages(first: date, last: date, chat_ids: Collection[str] | None) -> Any:
@@ -111,6 +124,7 @@ def _messages(first: date, last: date, chat_ids: Collection[str] | None) -> Any:
             func.count(func.distinct(GroupMessageRecord.sender_id)),
         )
         .where(col(GroupMessageRecord.local_day).between(first, last))
+        .where(~_staff_sent().exists())
         .group_by(col(GroupMessageRecord.chat_id), col(GroupMessageRecord.local_day))
     )
     if chat_ids is not None:

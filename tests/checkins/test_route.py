@@ -16,7 +16,7 @@ from botops.config import Settings
 from botops.playbook.library import PlaybookLibrary
 from botops.reports.activity import DayActivity
 from botops.store import ledger
-from botops.store.activity import daily_activity
+from botops.store.activity import daily_activity, speakers
 from botops.store.db import session
 from botops.store.groups import mark_dismissed
 from botops.store.inactivity import assess
@@ -61,8 +61,11 @@ def test_staff_never_check_in_but_new_customers_do(engine: Engine, library: Play
     assert _ledger(engine) == ["wm-a", "wm-joined-since-sync"]
     with session(engine) as s:
         figures = daily_activity(s, date(2026, 3, 2), date(2026, 3, 2), SHANGHAI)
-    # staff messages are the group's messages; they are no check-ins
-    assert figures == {CHAT: [DayActivity(date(2026, 3, 2), messages=4, speakers=3, checkins=2)]}
+    # staff posts are neither check-ins nor the customers' activity: a group where only
+    # staff still talk is silent
+    assert figures == {CHAT: [DayActivity(date(2026, 3, 2), messages=2, speakers=2, checkins=2)]}
+    with session(engine) as s:
+        assert speakers(s, date(2026, 3, 2), date(2026, 3, 2)) == {CHAT: 2}
 
 
 def test_staff_who_scored_before_are_no_check_in_activity(engine: Engine):
