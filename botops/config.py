@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +27,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from botops.errors import ConfigError
 from botops.planning.policy import PolicySettings, SendPolicy
@@ -51,6 +54,44 @@ class Section(BaseModel):
 
 class DatabaseSettings(Section):
     url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir")
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str | None) -> str | None:
+        # Checked here, so every command says what is wrong in one line. Never quote the URL:
+        # it may hold the database password.
+        if value is not None:
+            check_database_url(value)
+        return value
+
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def check_database_url(url: str) -> None:
+    """Raise ValueError (never quoting `url`) unless botops can open a database there."""
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018  (parsed lazily: a port that is not a number raises here)
+    except (ArgumentError, ValueError):
+        raise ValueError(
+            "not a database URL (sqlite:///path/botops.db or "
+            "postgresql+psycopg://user:password@host:5432/name)"
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_DATABASES:
+        raise ValueError(
+            f"unsupported database {backend!r}: botops runs on SQLite (sqlite:///...) or "
+            "PostgreSQL (postgresql+psycopg://...)"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ArgumentError, ImportError):
+        driver = parsed.drivername
+        raise ValueError(
+            f"database driver {driver!r} is not available"
+            + (": use postgresql+psycopg://..." if backend == "postgresql" else "")
+        ) from None
 
 
 class WeComSettings(Section):
@@ -78,8 +119,25 @@ class WeComSettings(Section):
 
     @property
     def configured(self) -> bool:
-        """With no corp credentials botops runs against its built-in simulator."""
+        """Corp credentials are set: a WeCom reached over HTTP, not the built-in simulator."""
         return self.corp_id is not None and self.secret is not None
+
+    @property
+    def credentials_given(self) -> list[str]:
+        """Which of the keys that point botops at a WeCom are set. With none of them botops
+        runs against its built-in simulator."""
+        given = [k for k in ("corp_id", "secret") if getattr(self, k) is not None]
+        if self.api_base.rstrip("/") != PRODUCTION_API:
+            given.append("api_base")
+        return [f"wecom.{k}" for k in given]
+
+    @property
+    def missing_credentials(self) -> list[str]:
+        """Credentials still needed when some were given (never a reason to fall back to the
+        built-in simulator); empty when all are set, or none is (the simulator)."""
+        if not self.credentials_given:
+            return []
+        return [k for k in ("corp_id", "secret") if getattr(self, k) is None]
 
 
 class ServerSettings(Section):
@@ -228,23 +286,50 @@ SECRET_KEYS = {
     ("wecom", "aibot_token"),
     ("wecom", "aibot_aes_key"),
     ("alerts", "robot_key"),
+    ("ingest", "secret"),
 }
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
-    """Settings from `path` (or $BOTOPS_CONFIG, or ./config.yaml if present) and `environ`."""
+    """Settings from `path` (or $BOTOPS_CONFIG, or ./config.yaml if present) and `environ`.
+
+    The environment beats the config file, key by key: a secret given there either way
+    (`BOTOPS_WECOM__SECRET` or `BOTOPS_WECOM__SECRET_FILE`) wins over the file's `secret` or
+    `secret_file`. Within one source, `<key>` and `<key>_file` together are an error. Relative
+    paths are relative to the config file's folder when the file gives them, to the current
+    directory when the environment does."""
     path = _config_path(path, environ)
-    raw: dict[str, Any] = _read_file(path) if path else {}
+    base = path.parent if path else Path.cwd()
+    from_file: dict[str, Any] = _read_file(path) if path else {}
+    _read_secret_files(from_file, base=base, name=lambda s, k: f"{s}.{k}")
+    from_env: dict[str, Any] = {}
     for keys, value in _env_overrides(environ):
-        _put(raw, keys, None if value == "null" else value)  # as `key: null` in the file
-    _read_secret_files(raw, base=path.parent if path else Path.cwd())
+        _put(from_env, keys, None if value == "null" else value)  # as `key: null` in the file
+    _read_secret_files(from_env, base=Path.cwd(), name=_env_name)
+    raw = _merged(from_file, from_env)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise _config_error(exc) from None
+    _check_wecom(settings.wecom)
     if path is not None:
-        settings = _relative_to(settings, path.parent)
+        settings = _relative_to(settings, base, given_by_env=from_env)
     return settings
+
+
+def _check_wecom(wecom: WeComSettings) -> None:
+    """Half a set of credentials is a mistake (a misspelt Secret name), never a reason to fall
+    back to the built-in simulator: a daemon would "send" into it and forget the sends."""
+    missing = wecom.missing_credentials
+    if missing:
+        how = " (BOTOPS_WECOM__SECRET or secret_file)" if missing == ["secret"] else ""
+        given = wecom.credentials_given
+        raise ConfigError(
+            f"wecom.{missing[0]}",
+            f"not set, but {' and '.join(given)} {'is' if len(given) == 1 else 'are'}: set "
+            f"{' and '.join(f'wecom.{k}' for k in missing)}{how}, or unset wecom.corp_id, "
+            "wecom.secret and wecom.api_base to use the built-in simulator",
+        )
 
 
 def _config_path(path: Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -266,16 +351,41 @@ def _read_file(path: Path) -> dict[str, Any]:
 
     try:
         data = yaml_loader().load(path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
-        raise ConfigError(str(path), f"cannot read: {exc}") from exc
-    except (ValueError, TypeError, IndexError) as exc:  # ruamel's own bugs on odd scalars
-        raise ConfigError(str(path), f"cannot read: YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"cannot read: not UTF-8 (byte {exc.start})") from None
+    except MarkedYAMLError as exc:
+        raise _yaml_error(path, exc) from None
+    except YAMLError:
+        raise ConfigError(str(path), "cannot read: not valid YAML") from None
+    except (ValueError, TypeError, IndexError):  # ruamel's own bugs on odd scalars
+        # Not ruamel's words: they quote the value, which may be a secret.
+        raise ConfigError(
+            str(path), "cannot read: YAML: a value it cannot parse (quote it)"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "a config file holds one mapping of settings")
     plain: dict[str, Any] = _plain(data)
     return plain
+
+
+def _yaml_error(path: Path, exc: MarkedYAMLError) -> ConfigError:
+    """FILE:LINE:COL and the problem: never ruamel's own text, which quotes the line (a
+    secret too) and calls the file "<unicode string>"."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = exc.problem or "not valid YAML"
+    if isinstance(exc, DuplicateKeyError):  # '... with value "..." (original value: "...")'
+        problem = problem.split(" with value ")[0]
+    if exc.context and exc.context_mark is not None and exc.context_mark is not mark:
+        start = exc.context_mark
+        problem += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
+    elif exc.context:
+        problem += f" ({exc.context})"
+    return ConfigError(where, f"cannot read: YAML: {problem}")
 
 
 def _plain(value: Any) -> Any:
@@ -339,18 +449,32 @@ def _put(raw: dict[str, Any], keys: list[str], value: str | None) -> None:
     node[keys[-1]] = value
 
 
-def _read_secret_files(raw: dict[str, Any], base: Path) -> None:
-    for section, key in SECRET_KEYS:
+def _env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+
+
+def _read_secret_files(raw: dict[str, Any], base: Path, name: Callable[[str, str], str]) -> None:
+    """`<key>_file` -> `<key>` in one source (`name` says how that source names a key)."""
+    for section, key in sorted(SECRET_KEYS):
         node = raw.get(section)
         if not isinstance(node, dict) or f"{key}_file" not in node:
             continue
-        file = base / str(node.pop(f"{key}_file"))
+        given = node.pop(f"{key}_file")
+        if given is None:  # `secret_file: null`: not given
+            continue
+        if node.get(key) is not None:
+            raise ConfigError(
+                name(section, key), f"given twice: both {key} and {key}_file (keep one)"
+            )
+        file = base / str(given)
         try:
             node[key] = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                f"{section}.{key}_file", f"cannot read {file}: {exc.strerror}"
+                name(section, f"{key}_file"), f"cannot read {file}: {exc.strerror}"
             ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(name(section, f"{key}_file"), f"{file} is not UTF-8 text") from None
     for section, node in raw.items():
         if isinstance(node, dict):
             stray = [
@@ -362,8 +486,24 @@ def _read_secret_files(raw: dict[str, Any], base: Path) -> None:
             ]
             if stray:
                 raise ConfigError(
-                    f"{section}.{stray[0]}", "only secret keys can be read from a file"
+                    name(section, stray[0]), "only secret keys can be read from a file"
                 )
+
+
+def _merged(from_file: dict[str, Any], from_env: dict[str, Any]) -> dict[str, Any]:
+    """The file's settings with the environment's over them, key by key."""
+    merged = dict(from_file)
+    for key, value in from_env.items():
+        if isinstance(value, dict):
+            below = merged.get(key, {})
+            if below is None:
+                below = {}
+            if not isinstance(below, dict):
+                raise ConfigError(key, "is not a section")
+            merged[key] = _merged(below, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _config_error(exc: ValidationError) -> ConfigError:
@@ -377,14 +517,44 @@ def _config_error(exc: ValidationError) -> ConfigError:
     return ConfigError(first_key, messages[0][1] + (f"; {rest}" if rest else ""))
 
 
-def _relative_to(settings: Settings, base: Path) -> Settings:
-    """Relative paths in a config file are relative to that file."""
+def _relative_to(settings: Settings, base: Path, given_by_env: dict[str, Any]) -> Settings:
+    """Relative paths in a config file (or defaults) are relative to that file; those the
+    environment gives stay relative to the current directory."""
+
+    def from_file(*keys: str) -> bool:
+        node: Any = given_by_env
+        for key in keys:
+            if not isinstance(node, dict) or key not in node:
+                return True
+            node = node[key]
+        return False
+
     changes: dict[str, Any] = {
         name: base / value
         for name in ("sops_dir", "templates_dir", "data_dir")
-        if not (value := getattr(settings, name)).is_absolute()
+        if not (value := getattr(settings, name)).is_absolute() and from_file(name)
     }
     keys_file = settings.wecom.robot_keys_file
-    if keys_file is not None and not keys_file.is_absolute():
+    if (
+        keys_file is not None
+        and not keys_file.is_absolute()
+        and from_file("wecom", "robot_keys_file")
+    ):
         changes["wecom"] = settings.wecom.model_copy(update={"robot_keys_file": base / keys_file})
+    url = settings.database.url
+    if url is not None and from_file("database", "url"):
+        rebased = _sqlite_relative_to(url, base)
+        if rebased != url:
+            changes["database"] = settings.database.model_copy(update={"url": rebased})
     return settings.model_copy(update=changes)
+
+
+def _sqlite_relative_to(url: str, base: Path) -> str:
+    """`sqlite:///state/botops.db` in a config file: state/ next to the file."""
+    parsed = make_url(url)  # checked by DatabaseSettings
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return url
+    if "uri" in parsed.query or database.startswith("file:") or Path(database).is_absolute():
+        return url
+    return parsed.set(database=str(base / database)).render_as_string(hide_password=False)

@@ -165,3 +165,135 @@ def test_wecom_limits_from_config_reach_the_client(tmp_path):
     assert [(w.limit, w.seconds) for w in limits.per_api] == [(2000, 60), (30000, 3600)]
     assert [(w.limit, w.seconds) for w in limits.per_robot] == [(20, 60)]
     assert retry.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "missing"),
+    [
+        ("wecom:\n  corp_id: ww1\n", {}, "wecom.secret"),  # a misspelt Secret name
+        ("", {"BOTOPS_WECOM__SECRET": "s3cr3t"}, "wecom.corp_id"),
+        ("wecom:\n  api_base: http://127.0.0.1:8900\n", {}, "wecom.corp_id"),
+    ],
+)
+def test_half_a_set_of_wecom_credentials_is_an_error_not_the_simulator(
+    tmp_path, text, env, missing
+):
+    config = write(tmp_path / "c.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env)
+    assert caught.value.key == missing
+    assert "built-in simulator" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)
+
+
+def test_the_simulator_or_all_credentials(tmp_path):
+    # None of them: the built-in simulator; WeCom's own host with a trailing slash is none.
+    own_host = {"BOTOPS_WECOM__API_BASE": "https://qyapi.weixin.qq.com/"}
+    assert not load_settings(None, own_host).wecom.configured
+    sim = {
+        "BOTOPS_WECOM__API_BASE": "http://127.0.0.1:8900",
+        "BOTOPS_WECOM__CORP_ID": "wwsim",
+        "BOTOPS_WECOM__SECRET": "sim-secret",
+    }
+    assert load_settings(None, sim).wecom.configured
+
+
+def test_the_environment_beats_a_secret_file_in_the_config_file(tmp_path, monkeypatch):
+    write(tmp_path / "file-secret.txt", "from-the-file\n")
+    config = write(tmp_path / "c.yaml", "wecom:\n  corp_id: ww1\n  secret_file: file-secret.txt\n")
+    settings = load_settings(config, {"BOTOPS_WECOM__SECRET": "from-the-env"})
+    assert settings.wecom.secret is not None
+    assert settings.wecom.secret.get_secret_value() == "from-the-env"
+
+    # ... and a value in the file loses to a file named in the environment, whose relative
+    # path is relative to the current directory, not to the config file.
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    write(elsewhere / "env-secret.txt", "from-the-env-file\n")
+    monkeypatch.chdir(elsewhere)
+    config = write(tmp_path / "c2.yaml", "wecom:\n  corp_id: ww1\n  secret: in-the-file\n")
+    settings = load_settings(config, {"BOTOPS_WECOM__SECRET_FILE": "env-secret.txt"})
+    assert settings.wecom.secret is not None
+    assert settings.wecom.secret.get_secret_value() == "from-the-env-file"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "key"),
+    [
+        ("wecom:\n  secret: a\n  secret_file: s.txt\n", {}, "wecom.secret"),
+        (
+            "",
+            {"BOTOPS_WECOM__SECRET": "a", "BOTOPS_WECOM__SECRET_FILE": "s.txt"},
+            "BOTOPS_WECOM__SECRET",
+        ),
+    ],
+)
+def test_a_key_and_its_file_in_one_source_are_an_error(tmp_path, monkeypatch, text, env, key):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "s.txt", "b\n")
+    with pytest.raises(ConfigError, match="given twice") as caught:
+        load_settings(write(tmp_path / "c.yaml", text), env)
+    assert caught.value.key == key
+
+
+def test_a_null_key_beside_its_file_is_not_given_twice(tmp_path):
+    # config.example.yaml has `secret: null`: adding secret_file to a copy of it is fine.
+    write(tmp_path / "s.txt", "b\n")
+    text = "wecom:\n  corp_id: ww1\n  secret: null\n  secret_file: s.txt\n"
+    settings = load_settings(write(tmp_path / "c.yaml", text), {})
+    assert settings.wecom.secret is not None
+    assert settings.wecom.secret.get_secret_value() == "b"
+
+
+def test_the_ingest_secret_can_come_from_a_file(tmp_path):
+    write(tmp_path / "ingest.txt", "hmac-key\n")
+    settings = load_settings(write(tmp_path / "c.yaml", "ingest:\n  secret_file: ingest.txt\n"), {})
+    assert settings.ingest.secret is not None
+    assert settings.ingest.secret.get_secret_value() == "hmac-key"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        (
+            'wecom:\n  corp_id: ww1\n  secret: "SuperSecretValue123\nalerts:\n  robot_key: k\n',
+            "c.yaml:6:1",
+            "quoted scalar at line 3, column 11",
+        ),
+        ("wecom:\n  secret: SuperSecretValue123: x\n", "c.yaml:2:30", "mapping values"),
+        (
+            "wecom:\n  secret: SuperSecretValue123\n  secret: SuperSecretValue123x\n",
+            "c.yaml:3:3",
+            'duplicate key "secret"',
+        ),
+    ],
+)
+def test_a_yaml_error_names_file_line_and_column_never_the_line_itself(
+    tmp_path, text, where, problem
+):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path / "c.yaml", text), {})
+    message = str(caught.value)
+    assert caught.value.key == f"{tmp_path / where}"
+    assert problem in message
+    assert "SuperSecret" not in message
+    assert "<unicode string>" not in message
+    assert "\n" not in message
+
+
+def test_a_relative_sqlite_url_is_relative_to_the_config_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = write(folder / "c.yaml", "database:\n  url: sqlite:///state/botops.db?timeout=5\n")
+    assert load_settings(config, {}).database_url == f"sqlite:///{folder}/state/botops.db?timeout=5"
+    # From the environment: relative to the current directory, as every path given there.
+    env = {"BOTOPS_DATABASE__URL": "sqlite:///state/botops.db", "BOTOPS_DATA_DIR": "d"}
+    settings = load_settings(config, env)
+    assert settings.database_url == "sqlite:///state/botops.db"
+    assert settings.data_dir == Path("d")
+    for url in ("sqlite://", "sqlite:///:memory:", f"sqlite:///{tmp_path}/abs.db"):
+        assert (
+            load_settings(write(folder / "m.yaml", f"database:\n  url: '{url}'\n"), {}).database_url
+            == url
+        )

@@ -31,11 +31,25 @@ def library(paths: list[Path], templates_dir: Path, config: Settings) -> Playboo
     return loaded
 
 
+# Dates and times given on the command line: years far from year 9999, where adding a day or
+# a window overflows Python's datetime.
+FIRST_YEAR, LAST_YEAR = 1970, 2999
+
+
+def _in_range(year: int, text: str) -> None:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})"
+        )
+
+
 def iso_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+    _in_range(value.year, text)
+    return value
 
 
 def iso_datetime(text: str) -> datetime:
@@ -45,6 +59,7 @@ def iso_datetime(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"expected ISO-8601, got {text!r}") from None
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    _in_range(value.year, text)
     return value
 
 
@@ -66,8 +81,11 @@ def write_output(output: Path | None, text: str, *, bom: bool = False) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8-sig" if bom else "utf-8")
+    except OSError as exc:  # a folder, no permission, a full disk: the user's to fix
+        raise BotopsError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(f"wrote {output}", file=sys.stderr)
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from botops.cli import common
 from botops.planning.targets import load_targets
 from botops.preview.table_view import clean, display_width, pad
-from botops.store.db import open_database, session
+from botops.store.db import session
 from botops.store.groups import (
     StoredGroup,
     UnknownGroupError,
@@ -68,8 +68,9 @@ def register(sub: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    # Every action needs synced groups: none creates a database just to find it empty.
     settings = common.settings(args)
-    engine = open_database(settings.database_url)
+    engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
             groups = list_groups(s, tag=args.tag, status=STATUSES[args.status])
@@ -93,7 +94,7 @@ def run_untag(args: argparse.Namespace) -> int:
 
 def _change_tags(args: argparse.Namespace, *, add: bool) -> int:
     settings = common.settings(args)
-    engine = open_database(settings.database_url)
+    engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
             change = add_group_tags if add else remove_group_tags
@@ -112,7 +113,7 @@ def _change_tags(args: argparse.Namespace, *, add: bool) -> int:
 def run_import(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     wanted = {t.id: sorted(t.tags) for t in load_targets(args.file) if t.kind == "group" and t.tags}
-    engine = open_database(settings.database_url)
+    engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
             known = {g.chat_id for g in list_groups(s, status=None)}

@@ -25,6 +25,8 @@ from botops.preview.table_view import render_table
 from botops.store.db import session
 from botops.store.groups import targets as stored_targets
 
+MAX_DAYS = 3660  # ten years: beyond it a plan is only slow to compute and to read
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -39,7 +41,11 @@ def register(sub: Any) -> None:
         "--start", type=common.iso_date, metavar="YYYY-MM-DD", help="first day (default: today)"
     )
     parser.add_argument(
-        "--days", type=int, default=7, metavar="N", help="number of days (default: 7)"
+        "--days",
+        type=common.whole_number(1, MAX_DAYS),
+        default=7,
+        metavar="N",
+        help=f"number of days, 1 to {MAX_DAYS} (default: 7)",
     )
     parser.add_argument(
         "--groups", type=Path, metavar="FILE", help="YAML/JSON list of groups to plan for"
@@ -67,8 +73,6 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.days < 1:
-        raise SystemExit("botops preview: --days must be at least 1")
     settings = common.settings(args)
     library = common.library(
         args.paths or [settings.sops_dir], args.templates or settings.templates_dir, settings

@@ -1,6 +1,8 @@
 """`botops run`: the daemon. `--once [--now ISO]`: one full cycle, then exit. `--now ISO`
-alone: a rehearsal, the daemon running from that moment at real pace — never against WeCom
-itself, where sends at a pretended time would reach real customers at the wrong hour."""
+alone: a rehearsal, the daemon running from that moment at real pace. `--now` (with `--once`
+or without) runs only on a simulator, never against WeCom itself: sends at a pretended time
+would reach real customers at the wrong hour, and the pretended day would be stored as the
+groups' Day 1."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ def register(sub: Any) -> None:
         type=common.iso_datetime,
         metavar="ISO-8601",
         help="pretend it is this time (e.g. 2026-12-08T07:31:00+08:00): with --once for that "
-        "cycle; without, time runs on from it (a rehearsal; refused against real WeCom)",
+        "cycle; without, time runs on from it (a rehearsal); on a simulator only, refused "
+        "against real WeCom",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="--once report")
     parser.set_defaults(handler=run)
@@ -43,10 +46,12 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
-    if args.now is not None and not args.once and on_production_host(settings):
+    if args.now is not None and on_production_host(settings):
+        what = "--once --now tries a time of day" if args.once else "--now is a rehearsal"
         raise SystemExit(
-            "botops run: --now without --once is a rehearsal and runs only on a simulator "
-            f"(wecom.api_base is {PRODUCTION_API}: sends would reach customers at wrong times)"
+            f"botops run: {what} and runs only on a simulator (wecom.api_base is "
+            f"{PRODUCTION_API}: sends would reach customers at wrong times, and the pretended "
+            "day would be stored as groups' Day 1)"
         )
     library = common.library([settings.sops_dir], settings.templates_dir, settings)
     clock: Clock = SystemClock()

@@ -138,6 +138,11 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
         )
     except TemplateProblem as exc:
         raise BotopsError(f"{playbook_id}/{args.step}: {exc}") from None
+    if not message.text.strip() and not message.attachments:  # e.g. nobody to remind that day
+        raise BotopsError(
+            f"{playbook_id}/{args.step} renders empty for group {args.group} on day "
+            f"{message.day}: nothing to send (the daemon skips such a send too)"
+        )
     print(_rendered_as(message, args.day))
     source = next(s for s in library.sourced if s.playbook.id == playbook_id)
     step = next(s for s in source.playbook.steps if s.id == args.step)
@@ -180,7 +185,10 @@ def _playbook_id(library: PlaybookLibrary, given: str) -> str:
 def _groups(args: argparse.Namespace, settings: Settings) -> list[Target]:
     if args.groups is not None:
         return load_targets(args.groups)
-    engine = open_database(settings.database_url)
+    # Reads only: a store that is not there is not created just to be found empty.
+    engine = common.existing_database(
+        settings.database_url, "run `botops sync` first, or pass --groups FILE"
+    )
     try:
         with session(engine) as s:
             found = stored_targets(s)

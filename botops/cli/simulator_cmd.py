@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from botops.cli.common import whole_number
 from botops.errors import TargetsError
 from botops.simulator import SimConfig, Simulator
 from botops.simulator.seed import DEFAULT_GROUPS_FILE, seed_groups_from
@@ -26,7 +27,9 @@ def register(sub: Any) -> None:
         description="Serve a WeCom API simulator seeded with customer groups.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    parser.add_argument("--port", type=int, default=8900, metavar="N", help="default: 8900")
+    parser.add_argument(
+        "--port", type=whole_number(1, 65535), default=8900, metavar="N", help="default: 8900"
+    )
     parser.add_argument(
         "--groups",
         type=Path,

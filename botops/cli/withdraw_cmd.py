@@ -21,16 +21,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from botops.cli import common
 from botops.clock import Clock, SystemClock
 from botops.config import Settings
+from botops.errors import BotopsError
 from botops.outbox.outcomes import apply_outcomes
+from botops.playbook.loader import load_paths
 from botops.playbook.types import format_duration
 from botops.store import tasks as store
 from botops.store.db import session
-from botops.store.models import MassTask, TargetStatus
+from botops.store.models import MassTask, OutboxRow, TargetStatus
 from botops.tracking import TaskTracker, TrackingReport
 from botops.wecom.connect import connect
 
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
+            _check_ids(s, settings, args.playbook, args.step)
             waiting = store.open_tasks(
                 s, playbook=args.playbook, step=args.step, sender=args.sender
             )
@@ -82,6 +85,26 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return _print_report(withdrawn, report)
+
+
+def _check_ids(s: Session, settings: Settings, playbook: str, step: str | None) -> None:
+    """A typo must not read "nothing to withdraw". Known ids are those of the playbooks in
+    sops_dir (even ones that do not validate: a wrong message is no time to fix a playbook)
+    and those in the database: a playbook removed from sops/ may still have tasks waiting."""
+    sourced, _ = load_paths([settings.sops_dir])
+    known: dict[str, set[str]] = {}
+    for item in sourced:
+        known.setdefault(item.playbook.id, set()).update(st.id for st in item.playbook.steps)
+    for table in (MassTask, OutboxRow):
+        rows = s.exec(select(table.playbook, table.step).distinct())
+        for pb, st in rows:
+            known.setdefault(pb, set()).add(st)
+    if playbook not in known:
+        names = ", ".join(sorted(known)) or f"none in {settings.sops_dir} or the database"
+        raise BotopsError(f"unknown playbook {playbook!r} (known: {names})")
+    if step is not None and step not in known[playbook]:
+        steps = ", ".join(sorted(known[playbook]))
+        raise BotopsError(f"unknown step {step!r} of {playbook} (known: {steps})")
 
 
 def _waiting_targets(s: Session, msgid: str) -> int:

@@ -1,8 +1,10 @@
 """The one place that decides where WeCom is: the real API, or the built-in simulator.
 
-With no `wecom.corp_id` / `wecom.secret` configured, botops serves its WeCom simulator on
-loopback (seeded from examples/groups.yaml, staff confirming mass sends after a short delay)
-and talks to it over real HTTP, so a new user sees the whole system work on the first try.
+With none of `wecom.corp_id`, `wecom.secret` and a `wecom.api_base` of its own configured,
+botops serves its WeCom simulator on loopback (seeded from examples/groups.yaml, staff
+confirming mass sends after a short delay) and talks to it over real HTTP, so a new user sees
+the whole system work on the first try. Some of them without the others is a ConfigError,
+never the simulator: real sends would vanish into it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import structlog
 
 from botops.clock import Clock
 from botops.config import Settings, WeComSettings
+from botops.errors import ConfigError
 from botops.simulator import SimConfig, Simulator
 from botops.simulator.seed import seed_groups_from
 from botops.simulator.server import running_simulator
@@ -67,6 +70,9 @@ async def connect(
     time, so a day of WeCom faults runs in seconds)."""
     async with AsyncExitStack() as stack:
         simulator: Simulator | None = None
+        if settings.wecom.missing_credentials:  # load_settings refuses this already
+            missing = settings.wecom.missing_credentials
+            raise ConfigError(f"wecom.{missing[0]}", "not set, but other WeCom settings are")
         if settings.wecom.configured:
             assert settings.wecom.corp_id is not None
             assert settings.wecom.secret is not None
@@ -87,7 +93,7 @@ async def connect(
                 "wecom.builtin_simulator",
                 api_base=api_base,
                 groups=len(simulator.state.groups),
-                hint="no wecom.corp_id/wecom.secret configured: nothing reaches real WeCom",
+                hint="no wecom.corp_id/secret/api_base configured: nothing reaches real WeCom",
             )
         limits, retry = client_limits(settings.wecom)
         timeout = settings.wecom.timeout_seconds
