@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -127,4 +128,12 @@ def test_without_day_a_step_is_rendered_as_its_first_occurrence(env, builtin, ca
 def test_without_a_groups_file_the_local_store_is_asked(env, capsys):
     code = main(["send-test", "checkin-100days", "milestone", "--group", READING])
     assert code == 1
+    err = capsys.readouterr().err
+    # No store yet: said, and none created on the way (a read must not leave an empty one).
+    assert err.startswith("botops: no database at ")
+    assert "run `botops sync` first, or pass --groups FILE" in err
+    missing = Path(err.removeprefix("botops: no database at ").split(": run")[0])
+    assert not missing.exists()
+    assert main(["sync"]) == 0  # the built-in simulator's groups, not this one
+    assert main(["send-test", "checkin-100days", "milestone", "--group", READING]) == 1
     assert "not in the local store" in capsys.readouterr().err
