@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -38,6 +39,7 @@ COMMANDS = (
 EXIT_OK = 0
 EXIT_INVALID = 1  # validation problems / domain errors
 EXIT_USAGE = 2  # argparse's own code for bad arguments
+EXIT_BROKEN_PIPE = 141  # as a process killed by SIGPIPE: `set -o pipefail` sees it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,4 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`botops preview | head`): stop quietly, as `cat` does. Output
+        # still buffered would fail again at exit, so stdout now points nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code

@@ -23,7 +23,7 @@ import errno
 import functools
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -160,6 +160,7 @@ class Service:
                 port=settings.server.port,
                 simulated=rt.wecom.simulated,
             )
+            _warn_customer_playbooks(rt.cycle.library().playbooks)
             await self._stop.wait()
             await self._shutdown(rt, scheduler, leadership, server, server_task)
             unwatch_store(gauges)
@@ -275,6 +276,7 @@ class Service:
                 changed=reload.changed,
                 removed=reload.removed,
             )
+            _warn_customer_playbooks(rt.cycle.library().playbooks)
         elif reload.status is ReloadStatus.REJECTED:
             tz, now = self._settings.timezone, self._clock.now()
             await asyncio.to_thread(alert_rejected, rt.engine, reload.problems, tz, now)
@@ -455,3 +457,15 @@ class Service:
             is_leader=lambda: self._leader,
         )
         return build_app(ready, callbacks)
+
+
+def _warn_customer_playbooks(playbooks: Iterable[Playbook]) -> None:
+    """botops stores groups only: a playbook for individual customers is previewed but never
+    sent. Said at start and on every reload, so it never goes unnoticed."""
+    single = sorted(p.id for p in playbooks if p.audience.chat_type == "single")
+    if single:
+        log.warning(
+            "daemon.customer_playbooks_not_sent",
+            playbooks=single,
+            hint="chat_type single: botops run sends to customer groups only",
+        )

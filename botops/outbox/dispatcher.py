@@ -4,7 +4,8 @@ One round (`dispatch`):
 1. due sends past their expiry are marked missed (after downtime: never a burst of stale
    messages);
 2. claims left by a dead dispatcher are reconciled with WeCom (botops.outbox.reconcile);
-3. due batches are claimed — committed before any WeCom call, in the same transaction as
+3. due batches are claimed (except those of playbooks in their quiet hours now: a send
+   already late waits for the morning, or expires) — committed before any WeCom call, in the same transaction as
    the texts of messages showing check-in figures are rendered (botops.outbox.render_at_send);
 4. batch by batch: leadership is checked (a replica that lost it hands the rest back), its
    media is uploaded, the attempt is recorded, the batch is handed to the sender; the moment
@@ -32,6 +33,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby
+from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import Engine, update
@@ -148,8 +150,9 @@ class Dispatcher:
         )
         if self._draining:
             return report
+        quiet = in_quiet_hours(self._library(), self._policy, now)
         with session(self._engine) as s:
-            rows = claim(s, now, self._worker)
+            rows = claim(s, now, self._worker, waiting=quiet)
             rows = render_at_send(s, rows, self._library(), self._policy, now)
             held = unresolved_messages(s, self._worker)
         batches = [list(batch) for _, batch in groupby(rows, key=lambda r: r.batch)]
@@ -291,6 +294,20 @@ class Dispatcher:
             None,
         )
         return outgoing_for(rows, folder)
+
+
+def in_quiet_hours(library: PlaybookLibrary, policy: SendPolicy, now: datetime) -> list[str]:
+    """The playbooks whose quiet hours hold at `now`. The planner keeps sends out of quiet
+    hours, but one already due when it could not go (the daemon was down, WeCom refused it,
+    its group was planned late) would otherwise leave at 23:00: it waits for the morning, or
+    expires as missed."""
+    quiet = []
+    for playbook in library.playbooks:
+        hours = playbook.policy.quiet_hours or policy.quiet_hours
+        zone = ZoneInfo(playbook.timezone or policy.timezone)
+        if hours is not None and hours.contains(now.astimezone(zone).time()):
+            quiet.append(playbook.id)
+    return quiet
 
 
 def _log_sends(rows: list[OutboxRow], outcomes: dict[str, str]) -> None:

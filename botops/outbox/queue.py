@@ -12,7 +12,7 @@ planned ──claim──> claimed ──WeCom created the task──> submitted
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
@@ -213,15 +213,24 @@ def mark_missed(session: Session, now: datetime) -> list[str]:
     return [r.key for r in rows]
 
 
-def claim(session: Session, now: datetime, worker: str, *, limit: int = 10_000) -> list[OutboxRow]:
-    """Take due sends, whole batches at a time. The conditional UPDATE (state = planned) means
-    two dispatchers can never take the same row, even if two leaders ever overlapped."""
+def claim(
+    session: Session,
+    now: datetime,
+    worker: str,
+    *,
+    limit: int = 10_000,
+    waiting: Collection[str] = (),
+) -> list[OutboxRow]:
+    """Take due sends, whole batches at a time, except those of the playbooks `waiting`
+    (in their quiet hours now). The conditional UPDATE (state = planned) means two
+    dispatchers can never take the same row, even if two leaders ever overlapped."""
     due = session.exec(
         select(OutboxRow.batch)
         .where(
             col(OutboxRow.state) == SendState.PLANNED,
             col(OutboxRow.due_at) <= now,
             col(OutboxRow.expires_at) > now,
+            col(OutboxRow.playbook).not_in(list(waiting)),
         )
         .distinct()
         .limit(limit)

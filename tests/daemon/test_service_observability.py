@@ -282,3 +282,29 @@ def test_ops_hear_of_a_replica_that_stopped_without_a_clean_shutdown(tmp_path: P
         assert len(project.sim.robot_messages()) == 1
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0
+
+
+CUSTOMERS = """\
+id: vip-care
+name: 客户关怀
+audience:
+  chat_type: single
+  tag_filter: [[VIP]]
+steps:
+  - id: hello
+    schedule: {at: "2026-12-07T10:00:00"}
+    text: 您好
+"""
+
+
+def test_a_playbook_for_individual_customers_is_said_to_be_not_sent(tmp_path: Path) -> None:
+    """botops stores groups only: a `chat_type: single` playbook previews but never sends,
+    and the daemon says so at start rather than staying silent."""
+    with project_on(tmp_path, seed(1, "Vip", 1), f"sqlite:///{tmp_path / 'b.db'}") as project:
+        project.write("sops/vip.yaml", CUSTOMERS)
+        daemon = project.daemon("d")
+        found = wait_until(
+            lambda: log_line(daemon, "daemon.customer_playbooks_not_sent"), 30, "the warning"
+        )
+        assert found["playbooks"] == ["vip-care"]
+        assert found["level"] == "warning"

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from botops.clock import FrozenClock
 from botops.errors import WeComConfigError
-from botops.outbox.dispatcher import DISOWNED
+from botops.outbox.dispatcher import DISOWNED, Dispatcher
 from botops.outbox.outcomes import apply_outcomes
 from botops.outbox.queue import claim, mark_attempted, outgoing_for
 from botops.outbox.reconcile import SETTLE
@@ -228,6 +228,36 @@ async def test_wecoms_frequency_limit_ends_the_round_and_the_rest_go_later(tmp_p
         w.clock.advance(timedelta(minutes=1))
         later = await w.dispatcher.dispatch()
         assert sorted(later.submitted) == sorted(rows)
+        sent_once(w)
+
+
+async def test_sends_already_due_wait_out_quiet_hours(tmp_path):
+    """The plan keeps sends out of quiet hours, but one already due when it could not go
+    (the daemon was down until 23:00, say) must not leave inside them: it waits until they
+    end, or expires as missed."""
+    async with planned(tmp_path) as w:
+        quiet = SendPolicy.model_validate(
+            {
+                "quiet_hours": {"start": "08:30", "end": "09:30"},
+                "receive_cap": {"period": "day", "limit": 5},
+            }
+        )
+        dispatcher = Dispatcher(
+            w.engine,
+            w.mass_sender(),
+            w.client,
+            w.clock,
+            worker="worker-quiet",
+            library=lambda: w.library,
+            policy=quiet,
+        )
+        held = await dispatcher.dispatch()  # 09:00, due, inside 08:30-09:30
+        assert (held.submitted, w.sim.count(ADD)) == ({}, 0)
+        assert {r.state for r in due_rows(w).values()} == {SendState.PLANNED}
+
+        w.clock.set(local("2026-03-02 09:30"))
+        later = await dispatcher.dispatch()
+        assert sorted(later.submitted) == sorted(due_rows(w))
         sent_once(w)
 
 
