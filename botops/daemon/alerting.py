@@ -19,13 +19,16 @@ from botops.store.alerts import (
     PLAYBOOKS_REJECTED,
     SENDS_FAILED,
     hourly_key,
+    last_recorded_at,
     record_alert,
     record_sync_outcome,
 )
 from botops.store.daemons import silent_daemons
 from botops.store.db import session
 from botops.store.digest_inputs import failed_sends
+from botops.store.models import DaemonSeen
 from botops.sync.report import SYNC_RECOVERED_ALERT, SyncReport, render_alert
+from botops.wecom.limits import ROBOT_MARKDOWN_MAX_BYTES, utf8_len
 
 DAEMON_GONE_AFTER = timedelta(minutes=2)
 """A replica's heartbeat (every 5 s) this old means it is gone: a GC pause or a slow
@@ -62,18 +65,44 @@ def alert_failed_sends(engine: Engine, since: datetime, tz: str, now: datetime) 
 
 def alert_silent_daemons(engine: Engine, me: str, tz: str, now: datetime) -> None:
     """Replicas that stopped without shutting down cleanly (a clean stop deletes its
-    heartbeat): crashed, killed for memory, host lost. Once per replica; Kubernetes restarts
-    such a pod quietly, so this is how ops learn of it."""
+    heartbeat): crashed, killed for memory, host lost. Kubernetes restarts such a pod quietly,
+    so this is how ops learn of it. At most one alert an hour, listing the replicas gone
+    silent since the last one: a pod in a crash loop (a new worker id each run) must not
+    flood the ops group, and a replica is named once, not every hour until it is forgotten."""
     with session(engine) as s:
-        for daemon in silent_daemons(s, now - DAEMON_GONE_AFTER):
-            if daemon.worker == me:
-                continue
-            seen = daemon.seen_at.astimezone(ZoneInfo(tz))
-            text = (
-                "**botops: 一个 botops 进程没有正常退出**\n"
-                f"> {daemon.worker}（{'主节点' if daemon.role == 'leader' else '备用节点'}，"
-                f"botops {daemon.version}）最后一次心跳在 {seen:%m-%d %H:%M}\n"
-                "可能崩溃、因内存不足被杀掉，或与数据库失去连接。请查看它的日志；"
-                "`botops status` 显示现在运行的进程。"
-            )
-            record_alert(s, f"{DAEMON_SILENT}:{daemon.worker}", DAEMON_SILENT, text, now)
+        last = last_recorded_at(s, DAEMON_SILENT)
+        # The last alert named those silent before `last - DAEMON_GONE_AFTER`, and a silent
+        # replica's heartbeat no longer moves: the rest are new.
+        silent = [
+            d
+            for d in silent_daemons(s, now - DAEMON_GONE_AFTER)
+            if d.worker != me and (last is None or d.seen_at >= last - DAEMON_GONE_AFTER)
+        ]
+        if silent:
+            text = silent_daemons_alert(silent, ZoneInfo(tz))
+            record_alert(s, hourly_key(DAEMON_SILENT, now, tz), DAEMON_SILENT, text, now)
+
+
+def silent_daemons_alert(
+    silent: Sequence[DaemonSeen], tz: ZoneInfo, limit: int = ROBOT_MARKDOWN_MAX_BYTES
+) -> str:
+    """The alert naming replicas gone silent, oldest first, within WeCom's byte limit."""
+    count = "一个" if len(silent) == 1 else f"{len(silent)} 个"
+    head = f"**botops: {count} botops 进程没有正常退出**\n"
+    tail = (
+        "可能崩溃、因内存不足被杀掉，或与数据库失去连接。请查看它们的日志；"
+        "`botops status` 显示现在运行的进程。"
+    )
+    lines = [
+        f"> {d.worker}（{'主节点' if d.role == 'leader' else '备用节点'}，botops {d.version}）"
+        f"最后一次心跳在 {d.seen_at.astimezone(tz):%m-%d %H:%M}\n"
+        for d in silent
+    ]
+    text = head
+    for index, line in enumerate(lines):
+        more = f"> …还有 {len(lines) - index} 个\n"
+        reserve = utf8_len(more) if index < len(lines) - 1 else 0
+        if utf8_len(text + line + tail) + reserve > limit:
+            return text + more + tail
+        text += line
+    return text + tail

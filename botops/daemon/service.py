@@ -393,7 +393,10 @@ class Service:
     async def _send_alerts(self, rt: Runtime) -> None:
         key = self._settings.alerts.robot_key
         secret = None if key is None else key.get_secret_value()
-        await send_alerts(rt.engine, rt.wecom.robots, secret, self._clock.now())
+        per_minute = self._settings.wecom.robot_messages_per_minute
+        await send_alerts(
+            rt.engine, rt.wecom.robots, secret, self._clock.now(), per_minute=per_minute
+        )
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from botops.metrics import REGISTRY
 from botops.store.alerts import NO_ROBOT_KEY
 from botops.store.db import session
+from botops.store.digest_inputs import waiting_for_sender
 from botops.store.inactivity import open_flags
 from botops.store.models import (
     Alert,
@@ -19,7 +20,6 @@ from botops.store.models import (
     CallbackEvent,
     MassTask,
     OutboxRow,
-    TaskStatus,
 )
 
 LOGGED = "logged"
@@ -39,7 +39,7 @@ class StoreCollector(Collector):
         )
         waiting = GaugeMetricFamily(
             "botops_tasks_waiting_for_staff",
-            "WeCom mass-send tasks created and not yet confirmed, by staff member",
+            "WeCom mass-send tasks created and not yet confirmed by their staff member",
             labels=["staff"],
         )
         with session(self._engine) as s:
@@ -52,7 +52,7 @@ class StoreCollector(Collector):
                 sends.add_metric([str(state), _channel(kind)], count)
             staff = s.exec(
                 select(MassTask.sender, func.count())
-                .where(MassTask.status == TaskStatus.WAITING)
+                .where(*waiting_for_sender())  # as the digest and `botops status` count
                 .group_by(col(MassTask.sender))
             )
             for sender, count in staff:

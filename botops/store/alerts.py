@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from botops.store.db import dialect_insert
@@ -100,6 +100,20 @@ def delivery_failed(session: Session, alert_id: int, error: str) -> None:
         .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.PENDING)
         .values(attempts=Alert.attempts + 1, error=error)
     )
+
+
+def sent_since(session: Session, since: datetime) -> int:
+    """How many alerts were posted at or after `since`: they count against the robot's rate
+    limit (botops.senders.alerts sends no more in a minute than the robot takes)."""
+    query = select(func.count()).where(
+        col(Alert.status) == AlertStatus.SENT, col(Alert.finished_at) >= since
+    )
+    return session.exec(query).one()
+
+
+def last_recorded_at(session: Session, kind: str) -> datetime | None:
+    """When the newest alert of `kind` was recorded; None if there is none."""
+    return session.exec(select(func.max(Alert.created_at)).where(col(Alert.kind) == kind)).one()
 
 
 def logged_only(session: Session) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from botops.reports.digest import DigestInputs, FailedSend, FlaggedGroup, StaffBacklog
@@ -58,11 +58,23 @@ def _overdue_sync(session: Session, now: datetime, overdue: timedelta) -> dateti
     return last if last is not None and now - last > overdue else None
 
 
+def waiting_for_sender() -> tuple[ColumnElement[bool], ...]:
+    """The mass-send tasks waiting for their sender's confirmation. A task its sender
+    confirmed stays WAITING while its results come in (or, sent to some groups only, until it
+    expires), and a withdrawn one until tracking cancels it: neither waits for the sender."""
+    return (
+        col(MassTask.status) == TaskStatus.WAITING,
+        col(MassTask.sender_confirmed_at).is_(None),
+        col(MassTask.withdrawn_at).is_(None),
+    )
+
+
 def staff_backlog(session: Session) -> list[StaffBacklog]:
-    """Per sender: mass-send tasks still waiting for confirmation, and the oldest one's age."""
+    """Per sender: mass-send tasks still waiting for their confirmation, and the oldest one's
+    age."""
     query = (
         select(col(MassTask.sender), func.count(), func.min(MassTask.created_at))
-        .where(MassTask.status == TaskStatus.WAITING)
+        .where(*waiting_for_sender())
         .group_by(col(MassTask.sender))
     )
     return [StaffBacklog(sender, int(n), oldest) for sender, n, oldest in session.exec(query)]

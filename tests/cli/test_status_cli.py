@@ -79,6 +79,9 @@ def fill(path: Path) -> None:
                 )
             )
         s.add(MassTask(msgid="m0", sender="wangwu", created_at=NOW, status=TaskStatus.SENT))
+        # Still waiting, but not for their sender: confirmed (sent to some groups), withdrawn.
+        s.add(MassTask(msgid="m4", sender="wangwu", created_at=NOW, sender_confirmed_at=NOW))
+        s.add(MassTask(msgid="m5", sender="lisi", created_at=NOW, withdrawn_at=NOW))
         s.add(
             GroupRecord(
                 chat_id="wrQ",

@@ -1,4 +1,5 @@
-"""The gauges `/metrics` reads from the database: stored callbacks by state, alerts by status."""
+"""The gauges `/metrics` reads from the database: stored callbacks by state, alerts by status,
+tasks waiting for staff."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from botops.store.alerts import (
 )
 from botops.store.callbacks import finish_callback, retry_callback, store_callback
 from botops.store.db import open_database, session
-from botops.store.models import AlertStatus
+from botops.store.models import AlertStatus, MassTask, TaskStatus
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -61,3 +62,19 @@ def test_alerts_are_counted_by_status_every_status_shown(tmp_path: Path) -> None
         "failed": 2,
         "logged": 1,
     }
+
+
+def test_tasks_waiting_for_staff_leave_out_those_confirmed_or_withdrawn(tmp_path: Path) -> None:
+    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
+    with session(engine) as s:
+        s.add(MassTask(msgid="m1", sender="zhangsan", created_at=NOW))
+        s.add(MassTask(msgid="m2", sender="zhangsan", created_at=NOW))
+        # Still waiting, but not for their sender: confirmed (sent to some groups), withdrawn.
+        s.add(MassTask(msgid="m3", sender="lisi", created_at=NOW, sender_confirmed_at=NOW))
+        s.add(MassTask(msgid="m4", sender="wangwu", created_at=NOW, withdrawn_at=NOW))
+        s.add(MassTask(msgid="m5", sender="zhaoliu", created_at=NOW, status=TaskStatus.SENT))
+    [waiting] = [
+        m for m in StoreCollector(engine).collect() if m.name == "botops_tasks_waiting_for_staff"
+    ]
+    engine.dispose()
+    assert {sample.labels["staff"]: sample.value for sample in waiting.samples} == {"zhangsan": 2}

@@ -133,10 +133,29 @@ def key(sim: Simulator) -> str:
 
 
 def seed(engine: Engine) -> None:
-    """A flagged-to-be group, a task waiting for staff, a failed send."""
+    """A flagged-to-be group, a task waiting for staff, a failed send; and two tasks still
+    waiting that no staff member has to confirm: one its sender confirmed (sent to some of
+    its groups), one withdrawn by ops."""
     add_group(engine, "wr-a", name="打卡一群", tags=["打卡"])
     with session(engine) as s:
         s.add(MassTask(msgid="msg-1", sender="zhangsan", created_at=NOW - timedelta(hours=5)))
+        nine_hours_ago = NOW - timedelta(hours=9)
+        s.add(
+            MassTask(
+                msgid="msg-confirmed",
+                sender="zhangsan",
+                created_at=nine_hours_ago,
+                sender_confirmed_at=nine_hours_ago + timedelta(minutes=10),
+            )
+        )
+        s.add(
+            MassTask(
+                msgid="msg-withdrawn",
+                sender="lisi",
+                created_at=nine_hours_ago,
+                withdrawn_at=NOW - timedelta(hours=1),
+            )
+        )
         s.add(
             OutboxRow(
                 key="daily:evening:wr-a:1",
@@ -186,7 +205,9 @@ async def test_the_digest_goes_out_once_a_day_at_its_time(
     content = messages[0].body["markdown"]["content"]
     assert "3月10日" in content
     assert "> 打卡一群：3 天内没有打卡（阈值 2）（0 分钟前标记）" in content  # evaluated first
-    assert "> zhangsan：1 个任务，最早的已等 5 小时" in content
+    assert "> zhangsan：1 个任务，最早的已等 5 小时" in content  # not the one confirmed
+    assert "lisi" not in content  # withdrawn: nothing to confirm
+    assert '**待员工确认的群发任务** <font color="warning">1 个</font>，1 位员工' in content
     assert "> daily / evening → 打卡一群：WeCom 41001: access_token missing" in content
     assert "同步已中断" not in content  # the group was synced this morning
     later = messages[1].body["markdown"]["content"]

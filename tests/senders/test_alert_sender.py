@@ -1,5 +1,6 @@
 """botops.senders.alerts: recorded alerts posted to the simulator's robot over loopback,
-once each, in order; retried while the robot is busy, given up when it cannot be reached."""
+once each, in order; retried while the robot is busy, given up when it cannot be reached;
+never more in a minute than the robot takes, so a round never waits for the robot."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from sqlmodel import select
 from botops.senders.alerts import GIVE_UP_AFTER, NO_ROBOT_KEY, send_alerts
 from botops.simulator import Simulator
 from botops.simulator.faults import Fault
+from botops.simulator.testing import FakeTime
 from botops.store.alerts import PLAYBOOKS_REJECTED, record_alert
 from botops.store.db import session
 from botops.store.models import Alert, AlertStatus
+from botops.wecom.limits import ROBOT_MESSAGES_PER_MINUTE
 from botops.wecom.robot import RobotClient
 from tests.helpers import local
 from tests.senders.support import ROBOT_KEY
@@ -109,3 +112,33 @@ async def test_an_alert_not_delivered_within_a_day_is_given_up(
     assert first[2].startswith("not delivered within 24 h: WeCom")
     assert second[0] is AlertStatus.FAILED  # as old: given up too
     assert posted(sim) == []
+
+
+async def test_a_flood_posts_what_the_robot_takes_and_leaves_the_rest_for_later_rounds(
+    engine: Engine, make_robot: Callable[..., RobotClient], sim: Simulator, fake_time: FakeTime
+) -> None:
+    texts = [f"告警{i:02d}" for i in range(ROBOT_MESSAGES_PER_MINUTE + 5)]
+    record(engine, *texts)
+    async with make_robot() as robot:
+        assert await send_alerts(engine, robot, ROBOT_KEY, NOW) == ROBOT_MESSAGES_PER_MINUTE
+        # The next round in the same minute: the robot's minute is used up, nothing sent.
+        soon = NOW + timedelta(seconds=30)
+        assert await send_alerts(engine, robot, ROBOT_KEY, soon) == 0
+        assert fake_time.sleeps == []  # never waited for the rate limiter
+        left = {text: states(engine)[text] for text in texts[ROBOT_MESSAGES_PER_MINUTE:]}
+        assert set(left.values()) == {(AlertStatus.PENDING, 0, "")}  # not failed: untried
+        fake_time.advance(61)
+        assert await send_alerts(engine, robot, ROBOT_KEY, NOW + timedelta(seconds=61)) == 5
+    assert fake_time.sleeps == []
+    assert posted(sim) == texts  # each once, in order
+    assert {s for s, _, _ in states(engine).values()} == {AlertStatus.SENT}
+
+
+async def test_the_budget_follows_the_robots_configured_rate(
+    engine: Engine, make_robot: Callable[..., RobotClient], sim: Simulator, fake_time: FakeTime
+) -> None:
+    record(engine, "第一条", "第二条", "第三条")
+    async with make_robot() as robot:
+        assert await send_alerts(engine, robot, ROBOT_KEY, NOW, per_minute=2) == 2
+    assert posted(sim) == ["第一条", "第二条"]
+    assert states(engine)["第三条"] == (AlertStatus.PENDING, 0, "")
