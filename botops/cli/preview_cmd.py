@@ -21,6 +21,7 @@ from botops.planning.targets import Target, load_targets
 from botops.playbook.context import SAMPLE_CHECKINS, CheckinSnapshot
 from botops.preview.html_view import render_html
 from botops.preview.json_view import render_json
+from botops.preview.notes import Annotations, annotate
 from botops.preview.table_view import render_table
 from botops.store.db import session
 from botops.store.groups import targets as stored_targets
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     library = common.library(
         args.paths or [settings.sops_dir], args.templates or settings.templates_dir, settings
     )
-    targets = _targets(args)
+    every, source = _all_targets(args)
+    targets = _only_wanted(args, every, source)
     tz = ZoneInfo(settings.timezone)
     start_day = args.start or SystemClock().now().astimezone(tz).date()
     start = datetime.combine(start_day, time()).replace(tzinfo=tz)
@@ -97,16 +99,23 @@ def run(args: argparse.Namespace) -> int:
         checkins,
         checkins_at_send=not args.sample_checkins,
     )
-    common.write_output(args.output, _render(args.format, result, tz, args.output is None))
+    notes = annotate(result, library, every, sample_checkins=args.sample_checkins, source=source)
+    # Warnings go to stderr in every format: standard output stays the table, the JSON
+    # list scripts read, or the page (which shows them too).
+    for warning in notes.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    common.write_output(args.output, _render(args.format, result, tz, args.output is None, notes))
     return 0
 
 
-def _targets(args: argparse.Namespace) -> list[Target]:
-    """The groups file when given, else the groups `botops sync` stored."""
+def _all_targets(args: argparse.Namespace) -> tuple[list[Target], str]:
+    """The groups file when given, else the groups `botops sync` stored; and its name."""
     if args.groups is not None:
-        targets, source = load_targets(args.groups), str(args.groups)
-    else:
-        targets, source = _stored_targets(common.settings(args).database_url), "the store"
+        return load_targets(args.groups), str(args.groups)
+    return _stored_targets(common.settings(args).database_url), "the store"
+
+
+def _only_wanted(args: argparse.Namespace, targets: list[Target], source: str) -> list[Target]:
     if args.group:
         wanted = set(args.group)
         missing = wanted - {t.id for t in targets}
@@ -129,9 +138,10 @@ def _stored_targets(url: str) -> list[Target]:
     return targets
 
 
-def _render(kind: str, result: Plan, tz: ZoneInfo, to_terminal: bool) -> str:
+def _render(kind: str, result: Plan, tz: ZoneInfo, to_terminal: bool, notes: Annotations) -> str:
     if kind == "json":
-        return render_json(result, tz)
+        return render_json(result, tz, notes)
     if kind == "html":
-        return render_html(result, tz, title="botops 群日历")
-    return render_table(result, tz, color=to_terminal and sys.stdout.isatty())
+        return render_html(result, tz, title="botops 群日历", annotations=notes)
+    color = to_terminal and sys.stdout.isatty()
+    return render_table(result, tz, color=color, annotations=notes)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from botops.cli import common
+from botops.clock import SystemClock
+from botops.playbook.checks import ValidateDefaults
 from botops.playbook.library import load_library
 
 
@@ -31,9 +33,12 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = common.settings(args)
     paths = args.paths or [settings.sops_dir]
-    library, problems = load_library(
-        paths, args.templates or settings.templates_dir, settings.policy
+    policy = settings.policy
+    # The config's timezone and now let validate check `at` steps (past, quiet hours).
+    defaults = ValidateDefaults(
+        policy.quiet_hours, policy.expires_after, settings.timezone, SystemClock().now()
     )
+    library, problems = load_library(paths, args.templates or settings.templates_dir, defaults)
     for problem in problems:
         print(problem, file=sys.stderr)
     errors = [p for p in problems if p.severity == "error" or args.strict]

@@ -16,6 +16,7 @@ from html import escape
 
 from botops.planning.planner import Plan
 from botops.planning.sends import PlannedSend, Status
+from botops.preview.notes import Annotations
 from botops.preview.summary import (
     NOT_SENT,
     StaffDay,
@@ -46,12 +47,16 @@ _WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日
 OPEN_SECTIONS_UP_TO = 12
 
 
-def render_html(plan: Plan, tz: tzinfo, *, title: str) -> str:
+def render_html(
+    plan: Plan, tz: tzinfo, *, title: str, annotations: Annotations | None = None
+) -> str:
     summary = summarize(plan, tz)
+    notes = annotations or Annotations()
     body = [
         _header(plan, summary, tz, title),
         "<main>",
-        _calendar(plan.sends, summary, tz),
+        _warnings(notes.warnings),
+        _calendar(plan.sends, summary, tz, notes),
         _staff_section(summary),
         _notices_section(summary, tz),
         "</main>",
@@ -99,10 +104,20 @@ def _offset(instant: datetime) -> str:
     return instant.isoformat(timespec="minutes")[16:]
 
 
+def _warnings(warnings: Sequence[str]) -> str:
+    # On the page itself: it is mailed around, and the terminal's stderr does not travel.
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{escape(w)}</li>" for w in warnings)
+    return f'<section id="warnings" class="warnings"><h2>注意</h2><ul>{items}</ul></section>'
+
+
 # --- calendar ------------------------------------------------------------------------------
 
 
-def _calendar(sends: Sequence[PlannedSend], summary: Summary, tz: tzinfo) -> str:
+def _calendar(
+    sends: Sequence[PlannedSend], summary: Summary, tz: tzinfo, notes: Annotations
+) -> str:
     if not sends:
         return (
             '<section id="calendar"><h2>群日历</h2>'
@@ -115,7 +130,8 @@ def _calendar(sends: Sequence[PlannedSend], summary: Summary, tz: tzinfo) -> str
     order = sorted(cells, key=lambda t: (_natural(firsts[t].target_name), t))
     is_open = len(order) <= OPEN_SECTIONS_UP_TO
     sections = [
-        _target_section(firsts[t], cells[t], summary.days, tz, is_open=is_open) for t in order
+        _target_section(firsts[t], cells[t], summary.days, tz, notes, is_open=is_open)
+        for t in order
     ]
     tools = (
         '<div class="tools" hidden><input type="search" id="filter" placeholder="按群名或 ID 筛选">'
@@ -133,6 +149,7 @@ def _target_section(
     by_day: dict[date, list[PlannedSend]],
     days: Sequence[date],
     tz: tzinfo,
+    notes: Annotations,
     *,
     is_open: bool,
 ) -> str:
@@ -145,7 +162,7 @@ def _target_section(
         if status != Status.PLANNED
     )
     heads = "".join(f"<th>{_day_heading(day)}</th>" for day in days)
-    row = "".join(_day_cell(by_day.get(day, []), tz) for day in days)
+    row = "".join(_day_cell(by_day.get(day, []), tz, notes) for day in days)
     search = escape(f"{first.target_name} {first.target}".lower())
     return (
         f'<details class="target" data-search="{search}"{" open" if is_open else ""}>'
@@ -176,13 +193,13 @@ def _day_heading(day: date) -> str:
     return f"<span{weekend}>{day.month}月{day.day}日 {_WEEKDAYS[day.weekday()]}</span>"
 
 
-def _day_cell(sends: Sequence[PlannedSend], tz: tzinfo) -> str:
+def _day_cell(sends: Sequence[PlannedSend], tz: tzinfo, notes: Annotations) -> str:
     if not sends:
         return '<td class="none">—</td>'
-    return f"<td>{''.join(_message(s, tz) for s in sends)}</td>"
+    return f"<td>{''.join(_message(s, tz, notes.notes(s)) for s in sends)}</td>"
 
 
-def _message(send: PlannedSend, tz: tzinfo) -> str:
+def _message(send: PlannedSend, tz: tzinfo, notes: Sequence[str] = ()) -> str:
     status = send.status
     at = send.at.astimezone(tz)
     parts = [
@@ -199,6 +216,7 @@ def _message(send: PlannedSend, tz: tzinfo) -> str:
         parts.append(f'<ul class="att">{"".join(_attachment_items(send))}</ul>')
     if send.reason:
         parts.append(f'<p class="reason">{escape(send.reason)}</p>')
+    parts += [f'<p class="note">※ {escape(note)}</p>' for note in notes]
     parts.append(f'<div class="foot">{_foot(send)}</div>')
     return f'<article class="msg st-{status}">{"".join(parts)}</article>'
 
@@ -359,7 +377,11 @@ overflow-wrap:anywhere}
 .msg .reason{margin:4px 0 0;font-size:12px;color:var(--capped)}
 .msg.st-shifted .reason{color:var(--shifted)}.msg.st-deferred .reason{color:var(--deferred)}
 .msg.st-skipped .reason{color:var(--skipped)}
+.msg .note{margin:4px 0 0;font-size:12px;color:var(--shifted);background:var(--shifted-bg);
+border-radius:4px;padding:1px 6px}
 .msg .foot{margin-top:4px;font-size:11px;color:var(--muted)}
+.warnings{border:1px solid var(--shifted);background:var(--shifted-bg);border-radius:8px;
+padding:4px 16px;margin-top:16px}.warnings h2{margin:8px 0 4px;color:var(--shifted)}
 table.staff,table.notices{border:1px solid var(--line);border-radius:8px;min-width:50%}
 .staff th,.staff td,.notices th,.notices td{border-bottom:1px solid var(--line);
 padding:6px 10px;text-align:left;vertical-align:top}

@@ -12,13 +12,18 @@ from typing import Any
 
 from botops.planning.planner import Plan
 from botops.planning.sends import PlannedSend, attachment_payload
+from botops.preview.notes import Annotations
 
 
-def render_json(plan: Plan, tz: tzinfo) -> str:
-    return json.dumps([send_object(s, tz) for s in plan.sends], ensure_ascii=False, indent=2)
+def render_json(plan: Plan, tz: tzinfo, annotations: Annotations | None = None) -> str:
+    """A list of sends, as ever (scripts read it so): warnings go to standard error."""
+    notes = annotations or Annotations()
+    return json.dumps(
+        [send_object(s, tz, notes.notes(s)) for s in plan.sends], ensure_ascii=False, indent=2
+    )
 
 
-def send_object(send: PlannedSend, tz: tzinfo) -> dict[str, Any]:
+def send_object(send: PlannedSend, tz: tzinfo, notes: tuple[str, ...] = ()) -> dict[str, Any]:
     target_field = "chat_id" if send.target_kind == "group" else "external_userid"
     return {
         "at": _iso(send.at, tz),
@@ -38,6 +43,9 @@ def send_object(send: PlannedSend, tz: tzinfo) -> dict[str, Any]:
         "key": send.key,
         "status": str(send.status),
         "reason": send.reason,
+        # The preview's own remarks (the planner's are in `reason`): not sent by the daemon,
+        # text with sample figures.
+        "notes": list(notes),
         "batch": send.batch,
         "priority": send.priority,
         "playbook_version": send.playbook_digest,

@@ -15,6 +15,7 @@ from datetime import date, datetime, tzinfo
 
 from botops.planning.planner import RENDERED_WHEN_DUE, Plan
 from botops.planning.sends import PlannedSend, Status
+from botops.preview.notes import Annotations
 from botops.preview.summary import Summary, describe_attachment, local_day, summarize
 
 ELLIPSIS = "…"
@@ -50,12 +51,15 @@ _SENDS_COLUMNS = (
 )
 
 
-def render_table(plan: Plan, tz: tzinfo, *, color: bool) -> str:
+def render_table(
+    plan: Plan, tz: tzinfo, *, color: bool, annotations: Annotations | None = None
+) -> str:
+    """`annotations`' warnings are not part of the table: the caller writes them to stderr."""
     if not plan.sends:
         return f"nothing planned in this window ({_window(plan, tz)})\n"
     summary = summarize(plan, tz)
     lines = [f"Plan for {_window(plan, tz)}: {summary.total} sends", ""]
-    lines += _sends_section(plan.sends, summary, tz, color)
+    lines += _sends_section(plan.sends, summary, tz, color, annotations or Annotations())
     lines += _summary_section(summary, tz, color)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -164,14 +168,23 @@ def _heading(text: str, color: bool) -> str:
 
 
 def _sends_section(
-    sends: Sequence[PlannedSend], summary: Summary, tz: tzinfo, color: bool
+    sends: Sequence[PlannedSend],
+    summary: Summary,
+    tz: tzinfo,
+    color: bool,
+    annotations: Annotations,
 ) -> list[str]:
     by_day: dict[date, list[PlannedSend]] = defaultdict(list)
     for send in sorted(sends, key=lambda s: (s.at, s.target_name, s.target, s.playbook, s.step)):
         by_day[local_day(send, tz)].append(send)
     header = [(h, _BOLD) for h in ("TIME", "TARGET", "PLAYBOOK/STEP", "SEGMENT", "STATUS", "TEXT")]
     rows: list[Sequence[Cell]] = [header]
-    rows += [_send_row(s, tz) for day in summary.days for s in by_day[day]]
+    # Notes are footnotes, numbered as they first appear: a status reads "planned [1]".
+    footnotes: dict[str, int] = {}
+    for day in summary.days:
+        for send in by_day[day]:
+            numbers = [footnotes.setdefault(n, len(footnotes) + 1) for n in annotations.notes(send)]
+            rows.append(_send_row(send, tz, numbers))
     # Aligned as one table so the columns line up down the whole listing, across days.
     aligned = _align(rows, _SENDS_COLUMNS, color)
     lines, next_row = [aligned[0]], 1
@@ -180,16 +193,19 @@ def _sends_section(
         lines += ["", _heading(f"{_day_label(day)} · {count} sends", color)]
         lines += aligned[next_row : next_row + count] or ["  (nothing planned this day)"]
         next_row += count
+    if footnotes:
+        lines += ["", *(f"  [{number}] {note}" for note, number in footnotes.items())]
     return [*lines, ""]
 
 
-def _send_row(send: PlannedSend, tz: tzinfo) -> list[Cell]:
+def _send_row(send: PlannedSend, tz: tzinfo, footnotes: Sequence[int] = ()) -> list[Cell]:
+    marks = f" [{','.join(map(str, footnotes))}]" if footnotes else ""
     return [
         f"{send.at.astimezone(tz):%H:%M}",
         f"{truncate(clean(send.target_name), 24)} ({abbreviate(send.target)})",
         f"{send.playbook}/{send.step}",
         send.segment,
-        (str(send.status), _STATUS_COLORS[send.status]),
+        (f"{send.status}{marks}", _STATUS_COLORS[send.status]),
         first_line(send),
     ]
 

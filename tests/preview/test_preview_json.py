@@ -26,6 +26,7 @@ FIELDS = [
     "key",
     "status",
     "reason",
+    "notes",
     "batch",
     "priority",
     "playbook_version",

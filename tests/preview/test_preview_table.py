@@ -24,7 +24,7 @@ def _status_column(line: str) -> int:
 
 def _text_column(line: str) -> int:
     """Display column at which the TEXT cell starts (after the status word)."""
-    status = re.search(r"  (planned|shifted|deferred|capped|skipped) +", line)
+    status = re.search(r"  (planned|shifted|deferred|capped|skipped)( \[[\d,]+\])? +", line)
     assert status is not None
     return display_width(line[: status.end()])
 
