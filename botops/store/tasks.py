@@ -169,13 +169,16 @@ def update_targets(
     return changed
 
 
-def finish_task(session: Session, msgid: str, status: TaskStatus, now: datetime) -> bool:
+def finish_task(
+    session: Session, msgid: str, status: TaskStatus, now: datetime, *, error: str = ""
+) -> bool:
     """Finish the task if it is still waiting; whether this call finished it. One UPDATE, so
-    two tracking rounds (the daemon's and `botops withdraw`'s) cannot both finish a task."""
+    two tracking rounds (the daemon's and `botops withdraw`'s) cannot both finish a task.
+    `error`: why it finished without WeCom's full account (a cancel WeCom refused, ...)."""
     result = session.execute(
         update(MassTask)
         .where(col(MassTask.msgid) == msgid, col(MassTask.status) == TaskStatus.WAITING)
-        .values(status=status, finished_at=now, last_polled_at=now, error="")
+        .values(status=status, finished_at=now, last_polled_at=now, error=error[:500])
     )
     return int(result.rowcount or 0) == 1  # type: ignore[attr-defined]
 

@@ -34,6 +34,10 @@ class TrackingPolicy:
     reminders_per_window: int = limits.REMINDERS_PER_TASK_PER_DAY
     reminder_window: timedelta = timedelta(hours=24)
     poll_every: timedelta = timedelta(minutes=5)
+    # How long past expiry (or withdrawal) an expired task whose cancel or status read keeps
+    # failing is retried before it ends expired with the error: transient trouble (a 45009
+    # hourly block, an outage) heals within it; a departed sender (60111) never does.
+    give_up_after: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
         if list(self.remind_after) != sorted(self.remind_after):
@@ -65,6 +69,10 @@ class TrackingPolicy:
             return False
         recent = [t for t in sent if t > now - self.reminder_window]
         return len(recent) < self.reminders_per_window
+
+    def given_up(self, expires_at: datetime | None, now: datetime) -> bool:
+        """Whether an expired task still failing in WeCom should end now, failing or not."""
+        return expires_at is not None and now >= expires_at + self.give_up_after
 
 
 def target_status(wecom_status: int | None) -> TargetStatus:

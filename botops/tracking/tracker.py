@@ -7,12 +7,22 @@ Per open task, in this order (wecom-api.md §2):
                               3 already received (the receive cap); group sends list only
                               groups sent to, so the rest stay waiting
     all targets final         → task sent (all sent) or partial
-    expired, some waiting     → cancel_groupmsg_send, waiting targets and task → expired;
-                                a failed cancel is reported and tried again next round
-                                (`botops withdraw` expires a task at once, and runs this
-                                round for it itself: a task may be finished by another round)
     unconfirmed               → remind_groupmsg_send when a reminder time has passed
-                                (TrackingPolicy), recorded in the reminders table
+                                (TrackingPolicy), recorded in the reminders table; so is a
+                                reminder whose answer was lost (it may have gone out) or
+                                that WeCom refused for good (45009: its 3 per 24 h spent,
+                                maybe by hand), else every round would remind again
+
+An expired task (past expires_at; `botops withdraw` expires a task at once, and runs this
+round for it itself: a task may be finished by another round) still waiting after the read,
+or whose read failed (so a read that keeps failing cannot keep staff able to send it):
+
+    cancel_groupmsg_send, then the read again → what is still waiting, and the task → expired
+    cancel failed transiently → reported, tried again next round
+    cancel rejected for good  → read if possible, finish expired keeping the error
+    read failed               → after a cancel: reported, both tried again next round; past
+                                TrackingPolicy.give_up_after (24 h) after expiry, whatever
+                                still fails, the task ends expired keeping the error
 
 Every change is committed before the next WeCom call, so a crash mid-round loses at most
 the answer in flight, and the next round picks up from the database. WeCom errors stop
@@ -30,13 +40,14 @@ import structlog
 from sqlalchemy import Engine
 
 from botops.clock import Clock
-from botops.errors import WeComConfigError, WeComError
+from botops.errors import WeComConfigError, WeComError, WeComRejectedError
 from botops.store import tasks as store
 from botops.store.db import session
 from botops.store.models import MassTask, TargetStatus, TaskStatus
 from botops.tracking.policy import TrackingPolicy, target_status
 from botops.wecom.client import WeComClient
 from botops.wecom.models import TASK_SENT, GroupMsgTaskItem
+from botops.wecom.responses import OutcomeUnknown
 
 log = structlog.get_logger()
 
@@ -84,11 +95,22 @@ class TaskTracker:
         return report
 
     async def _poll_task(self, task: MassTask, report: TrackingReport) -> None:
-        senders = await self._read(task, report)
+        try:
+            senders = await self._read(task, report)
+        except WeComConfigError:
+            raise
+        except WeComError as exc:
+            if not _expired(task, self._clock.now()):
+                raise
+            # A read failing for days (a departed sender) or rate limited (a withdrawal in a
+            # big round) must not keep staff able to send an expired or withdrawn task.
+            with self._reporting(task.msgid, "cancel", report):
+                await self._cancel(task, report, unread=exc)
+            return
         now = self._clock.now()
         if self._settle(task.msgid, now, report):
             return
-        if task.expires_at is not None and now >= task.expires_at:
+        if _expired(task, now):  # expired while this round read it
             with self._reporting(task.msgid, "cancel", report):
                 await self._cancel(task, report)
         elif not senders or any(s.get("status") != TASK_SENT for s in senders):
@@ -131,13 +153,22 @@ class TaskTracker:
         except WeComConfigError:
             raise
         except WeComError as exc:
-            report.errors.append(TaskError(msgid, action, str(exc)))
-            with session(self._engine) as s:
-                row = s.get(MassTask, msgid)
-                if row is not None:
-                    row.error = f"{action}: {exc}"[:500]
-                    s.add(row)
-            log.warning("tracking.error", msgid=msgid, action=action, error=str(exc))
+            self._failed(msgid, action, exc, report)
+
+    def _failed(self, msgid: str, action: str, exc: WeComError, report: TrackingReport) -> None:
+        """Report a failed step, and keep it on the task until a round gets through."""
+        error = self._reported(msgid, action, exc, report)
+        with session(self._engine) as s:
+            row = s.get(MassTask, msgid)
+            if row is not None:
+                row.error = error[:500]
+                s.add(row)
+
+    @staticmethod
+    def _reported(msgid: str, action: str, exc: WeComError, report: TrackingReport) -> str:
+        report.errors.append(TaskError(msgid, action, str(exc)))
+        log.warning("tracking.error", msgid=msgid, action=action, error=str(exc))
+        return f"{action}: {exc}"
 
     def _confirmed(
         self, task: MassTask, senders: list[GroupMsgTaskItem], report: TrackingReport
@@ -171,23 +202,54 @@ class TaskTracker:
             changed = store.update_targets(s, task.msgid, outcomes)
         report.updated_targets += changed
 
-    async def _cancel(self, task: MassTask, report: TrackingReport) -> None:
-        await self._client.cancel_groupmsg_send(task.msgid)
-        # Staff may have sent it between this round's read and the cancel: read again, so
-        # what WeCom delivered is recorded sent, not expired. (Cancelling twice is harmless
-        # if this read fails and the next round cancels again.)
-        await self._read(task, report)
+    async def _cancel(
+        self, task: MassTask, report: TrackingReport, unread: WeComError | None = None
+    ) -> None:
+        """Cancel an expired task, then record what staff sent; the rest expires.
+        `unread`: why this round's read failed (not read again, WeCom just refused it)."""
+        errors: list[str] = []  # why the task ends without a cancel or a full account
+        given_up = self._policy.given_up(task.expires_at, self._clock.now())
+        cancelled = False
+        try:
+            await self._client.cancel_groupmsg_send(task.msgid)
+            cancelled = True
+        except WeComRejectedError as exc:
+            # For good (e.g. 41047 invalid msgid): cancelling every round cannot help.
+            errors.append(self._reported(task.msgid, "cancel", exc, report))
+        except WeComConfigError:
+            raise
+        except WeComError as exc:  # transient: tried again next round, until given up
+            if not given_up:
+                raise
+            errors.append(self._reported(task.msgid, "cancel", exc, report))
+        # Staff may have sent it until the cancel took effect: read, so what WeCom delivered
+        # is recorded sent, not expired. (Cancelling twice is harmless if this read fails and
+        # the next round cancels again.)
+        if unread is None:
+            try:
+                await self._read(task, report)
+            except WeComConfigError:
+                raise
+            except WeComError as exc:
+                unread = exc
+        if unread is not None:
+            if cancelled and not given_up:
+                self._failed(task.msgid, "poll", unread, report)  # read (and cancel) next round
+                return
+            errors.append(self._reported(task.msgid, "poll", unread, report))
         now = self._clock.now()
         if self._settle(task.msgid, now, report):
             return
         with session(self._engine) as s:
-            if not store.finish_task(s, task.msgid, TaskStatus.EXPIRED, now):
+            error = "; ".join(errors)
+            if not store.finish_task(s, task.msgid, TaskStatus.EXPIRED, now, error=error):
                 return  # finished meanwhile by another round
             expired = store.expire_waiting(s, task.msgid)
-        report.cancelled.append(task.msgid)
+        if cancelled:
+            report.cancelled.append(task.msgid)
         report.finished[task.msgid] = TaskStatus.EXPIRED
         event = "tracking.withdrawn" if task.withdrawn_at else "tracking.expired"
-        log.info(event, msgid=task.msgid, expired_targets=expired)
+        log.info(event, msgid=task.msgid, expired_targets=expired, error=error)
 
     async def _remind(self, task: MassTask, now: datetime, report: TrackingReport) -> None:
         with session(self._engine) as s:
@@ -197,11 +259,23 @@ class TaskTracker:
             sent = store.reminder_times(s, task.msgid)
         if not self._policy.reminder_due(task.created_at, now, task.expires_at, sent):
             return
-        await self._client.remind_groupmsg_send(task.msgid)
+        try:
+            await self._client.remind_groupmsg_send(task.msgid)
+        except (OutcomeUnknown, WeComRejectedError):
+            # It may have gone out (lost answer), or WeCom refuses it for good (45009: the
+            # task's 3 per 24 h are spent, maybe by hand): either way this reminder time is
+            # used, else every round would remind again (spending the quota) or be refused.
+            with session(self._engine) as s:
+                store.record_reminder(s, task.msgid, self._clock.now())
+            raise
         with session(self._engine) as s:
             store.record_reminder(s, task.msgid, self._clock.now())
         report.reminded.append(task.msgid)
         log.info("tracking.reminded", msgid=task.msgid, sender=task.sender, number=len(sent) + 1)
+
+
+def _expired(task: MassTask, now: datetime) -> bool:
+    return task.expires_at is not None and now >= task.expires_at
 
 
 def _utc(timestamp: int | None) -> datetime | None:
