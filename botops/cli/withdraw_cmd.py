@@ -134,6 +134,12 @@ def _print_report(withdrawn: Sequence[str], report: TrackingReport) -> int:
     for msgid in withdrawn:
         if msgid in report.cancelled:
             print(f"  {msgid}: cancelled in WeCom")
+        elif msgid in report.finished and msgid in errors:  # the cancel was refused for good
+            status = report.finished[msgid]
+            print(
+                f"  {msgid}: WeCom refused the cancel: {errors[msgid]}; recorded {status}:"
+                " check in WeCom that staff can no longer send it"
+            )
         elif msgid in report.finished:
             status = report.finished[msgid]
             print(f"  {msgid}: staff had already sent it ({status}); nothing left to cancel")

@@ -89,6 +89,19 @@ def test_a_failed_cancel_stays_recorded_for_the_daemon_to_retry(env, external, c
     assert targets == {READING: TargetStatus.WAITING}
 
 
+def test_a_cancel_refused_for_good_is_said_not_passed_off_as_sent(env, external, capsys):
+    zhang, _ = two_tasks(external)
+    external.faults.add(Fault("errcode", api=CANCEL, errcode=41047, errmsg="invalid msgid"))
+
+    code = main(["withdraw", "checkin-100days", "--sender", "zhangsan", "--yes"])
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{zhang}: WeCom refused the cancel: " in out
+    assert "41047" in out
+    assert "staff had already sent it" not in out
+
+
 def test_with_the_builtin_simulator_the_daemon_cancels_them(env, builtin, capsys):
     at = local("2026-03-10 08:00")
     engine = open_database(f"sqlite:///{env / 'data' / 'botops.db'}")
