@@ -137,15 +137,19 @@ def plan(
     enrol_at: datetime | None = None,
     checkins_at_send: bool = False,
 ) -> Plan:
-    """`enrol_at`: when targets with no recorded enrolment are enrolled (default: the window's
-    start). The daemon plans from a little in the past, to send late what is still fresh,
-    and enrols new groups today.
+    """`enrol_at`: when targets with no recorded enrolment are enrolled, each playbook taking
+    that instant's date in its own timezone (the daemon: now). Default: the date the window
+    starts on in the policy's timezone, for every playbook alike (a preview from --start
+    enrols on that day, whatever a playbook's timezone). The daemon plans from a little in
+    the past, to send late what is still fresh, and enrols new groups today.
 
     `checkins_at_send`: messages that show check-in figures will be rendered again when due
     (the daemon), so their text here is provisional: an empty or over-long one is not
     skipped now, the render at send time decides."""
     playbooks = [p for p in library.playbooks if p.enabled]
-    enrolling = enrol_at or window.start
+    enrolling: datetime | date = (
+        enrol_at or window.start.astimezone(ZoneInfo(policy.timezone)).date()
+    )
     horizon = _horizon(playbooks, window, policy)
     zones = [ZoneInfo(p.timezone or policy.timezone) for p in playbooks]
     before_creation = _BeforeCreation(playbooks, zones, horizon)
@@ -189,15 +193,17 @@ def plan(
 def _anchor(
     playbook: Playbook,
     target: Target,
-    enrolling: datetime,
+    enrolling: datetime | date,
     tz: ZoneInfo,
     assumed: dict[tuple[str, str], date],
 ) -> date:
     """Day 1 for this target. A target with no recorded enrolment is enrolled on the day of
-    `enrolling`, as the daemon does when it first plans for it (and records in `assumed`)."""
+    `enrolling` (an instant: its date in `tz`), as the daemon does when it first plans for
+    it (and records in `assumed`)."""
     day = day_one(playbook, target, tz)
     if day is None:
-        day = assumed[(target.id, playbook.id)] = enrolling.astimezone(tz).date()
+        on = enrolling.astimezone(tz).date() if isinstance(enrolling, datetime) else enrolling
+        day = assumed[(target.id, playbook.id)] = on
     return day
 
 

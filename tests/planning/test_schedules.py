@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -235,3 +235,22 @@ def test_anchor_enrolled_defaults_to_the_first_planned_day_and_honours_recorded_
         "wrG1": "03-01",
         "wrG3": "03-05",
     }
+
+
+def test_a_preview_enrols_on_its_first_day_whatever_the_playbooks_timezone(build):
+    """Previewing from 12-07 (the config's Asia/Shanghai) a playbook kept in UTC: Day 1 is
+    12-07, as the daemon enrols a group it first plans for on 12-07 — not 12-06, the UTC
+    date of midnight in Shanghai."""
+    library, problems = build(
+        {"p.yaml": playbook("{days: {from: 1, to: 3}, time: '02:00'}", anchor="enrolled", tz="UTC")}
+    )
+    assert not [p for p in problems if p.severity == "error"], problems
+    window = Window(local("2026-12-07 00:00"), local("2026-12-10 00:00"))
+    result = plan(library, [GROUP], window, NO_QUIET)
+    assert result.enrolments == {(GROUP.id, "demo"): date(2026, 12, 7)}
+    utc = ZoneInfo("UTC")
+    assert [(s.at.astimezone(utc).strftime("%m-%d %H:%M"), s.text) for s in result.sends] == [
+        ("12-07 02:00", "第1天 #1"),
+        ("12-08 02:00", "第2天 #2"),
+        ("12-09 02:00", "第3天 #3"),
+    ]
