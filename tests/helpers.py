@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 REPO = Path(__file__).resolve().parent.parent
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -46,6 +53,24 @@ def postgres_url() -> str:
             pytest.fail("BOTOPS_TEST_POSTGRES_URL is not set in CI (see scripts/with-postgres.sh)")
         pytest.skip("BOTOPS_TEST_POSTGRES_URL is not set (run through scripts/with-postgres.sh)")
     return url
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""`params` of an engine fixture: the same tests on SQLite and on PostgreSQL."""
+
+
+def migrated_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database for one test, as `open_database` opens it in production: a SQLite
+    file, or the throwaway PostgreSQL server emptied first (for fixtures parametrized over
+    BACKENDS)."""
+    from botops.store.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'botops.db'}" if backend == "sqlite" else postgres_url()
+    if backend == "postgres":
+        reset_postgres(url)  # a shared server: every test starts from an empty database
+    engine = open_database(url)
+    yield engine
+    engine.dispose()
 
 
 def reset_postgres(url: str) -> None:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import postgres_url, reset_postgres
+from tests.helpers import BACKENDS, postgres_url, reset_postgres
 from tests.store.conftest import engine
 
 __all__ = ["database_url", "engine"]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database's URL: a SQLite file, or the test PostgreSQL emptied."""
     if request.param == "sqlite":

@@ -9,15 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from botops.store.db import open_database
-from tests.helpers import postgres_url, reset_postgres
+from tests.helpers import BACKENDS, migrated_engine
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'botops.db'}" if request.param == "sqlite" else postgres_url()
-    if request.param == "postgres":
-        reset_postgres(url)  # a shared server: every test starts from an empty database
-    engine = open_database(url)  # migrates, as production does
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(request.param, tmp_path)

@@ -21,7 +21,7 @@ from botops.playbook.model import CheckinRule
 from botops.store.db import open_database, session
 from botops.store.migrate import alembic_config, current_revision, head_revision
 from botops.store.models import LedgerEntry, LedgerReason
-from tests.helpers import SHANGHAI, postgres_url, reset_postgres
+from tests.helpers import BACKENDS, SHANGHAI, postgres_url, reset_postgres
 
 NOW = datetime(2026, 3, 20, 4, 0, tzinfo=UTC)
 RULE = CheckinRule.model_validate({"keywords": ["打卡"], "streak_bonus": {2: 5, 7: 30, 21: 100}})
@@ -41,7 +41,7 @@ LEGACY = [
 ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'botops.db'}"

@@ -30,7 +30,7 @@ from botops.store.migrate import (
 )
 from botops.store.models import CorpTagRecord
 from botops.store.schema_revision import SCHEMA_REVISION
-from tests.helpers import postgres_url
+from tests.helpers import BACKENDS, postgres_url
 
 
 def drop_everything(url: str) -> None:
@@ -42,7 +42,7 @@ def drop_everything(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database."""
     if request.param == "sqlite":

@@ -21,13 +21,13 @@ from botops.clock import FrozenClock
 from botops.playbook.library import PlaybookLibrary
 from botops.simulator import Simulator
 from botops.store.callbacks import store_callback
-from botops.store.db import open_database, session
+from botops.store.db import session
 from botops.store.groups import get_group, group_member_ids, targets, upsert_group
 from botops.store.models import GroupStatus
 from botops.sync import SyncReport, sync_groups
 from botops.webhook.process import Handlers, process_pending
 from botops.wecom.client import WeComClient
-from tests.helpers import postgres_url, reset_postgres
+from tests.helpers import BACKENDS, migrated_engine
 from tests.sync.conftest import CHAT_IDS, customers, dismiss, join
 
 pytestmark = pytest.mark.anyio
@@ -35,14 +35,9 @@ NO_PLAYBOOKS = Handlers(lambda: PlaybookLibrary([], {}, {}), "Asia/Shanghai", ti
 MID_SYNC = timedelta(minutes=1)  # how far into the sync the callback is handled
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = f"sqlite:///{tmp_path / 'botops.db'}" if request.param == "sqlite" else postgres_url()
-    if request.param == "postgres":
-        reset_postgres(url)
-    db = open_database(url)
-    yield db
-    db.dispose()
+    yield from migrated_engine(request.param, tmp_path)
 
 
 class Meanwhile:
