@@ -283,7 +283,7 @@ def _plain(text: str) -> str:
 
 def _keywords_in(text: str, keywords: Iterable[str]) -> tuple[str, ...]:
     folded = _plain(text).casefold()
-    return tuple(k for k in keywords if _plain(k) and _plain(k).casefold() in folded)
+    return tuple(k for k in keywords if (plain := _plain(k)) and plain.casefold() in folded)
 
 
 def _matches(rule: CheckinRule, text: str) -> tuple[str, ...]:
