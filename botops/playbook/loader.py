@@ -29,6 +29,7 @@ from botops.errors import Problem
 from botops.playbook.checks import PolicyDefaults, semantic_problems
 from botops.playbook.locate import Loc, dotted, locate
 from botops.playbook.model import Playbook
+from botops.playbook.written import WrittenNumbersConstructor
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -50,10 +51,12 @@ class SourcedPlaybook:
         return Problem(str(self.path), line, col, message, severity)
 
 
-def yaml_loader() -> YAML:
+def yaml_loader(constructor: type[RoundTripConstructor] = RoundTripConstructor) -> YAML:
     """Round-trip YAML (keeps positions), timestamps as text so pydantic parses them with their
-    offsets intact, duplicate keys refused."""
+    offsets intact, duplicate keys refused. `constructor` builds the values (a subclass, since
+    ruamel registers constructors on the class: WrittenNumbersConstructor for `vars`)."""
     yaml = YAML(typ="rt")
+    yaml.Constructor = constructor
     yaml.allow_duplicate_keys = False
     yaml.constructor.add_constructor(
         "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
@@ -113,6 +116,7 @@ def load_file(
                 "a playbook file holds one mapping (id, name, audience, steps, ...)",
             )
         ]
+    _vars_as_written(document, text)
     try:
         playbook = Playbook.model_validate(document)
     except ValidationError as exc:
@@ -122,6 +126,27 @@ def load_file(
         sourced.problem(loc, msg, sev, at_key=key)
         for loc, msg, sev, key in semantic_problems(playbook, defaults)
     ]
+
+
+def _vars_as_written(document: CommentedMap, text: str) -> None:
+    """Numbers in `vars` print as the file writes them (`19.90`, not 19.9): they are message
+    text. Read the file again for them, only when there are any; the rest of the playbook
+    keeps ruamel's numbers, which pydantic checks as plain ones."""
+    if "vars" in document and _has_number(document["vars"]):
+        document["vars"] = yaml_loader(WrittenNumbersConstructor).load(text)["vars"]
+
+
+def _has_number(value: Any) -> bool:
+    seen: set[int] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, int | float) and not isinstance(item, bool):
+            return True
+        if isinstance(item, dict | list) and id(item) not in seen:  # aliases may recur
+            seen.add(id(item))
+            pending.extend([*item, *item.values()] if isinstance(item, dict) else item)
+    return False
 
 
 def internal_problem(path: Path, exc: Exception) -> Problem:
