@@ -204,6 +204,10 @@ class TrackingSettings(Section):
         default_factory=lambda: [timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6)]
     )
     poll_every: PositiveDuration = timedelta(minutes=5)
+    # How long a task whose WeCom calls keep failing (a sender who left, 60111) is retried
+    # before it ends expired with the error: past expiry, or, for a task that never expires,
+    # since its status reads began to fail.
+    give_up_after: PositiveDuration = timedelta(hours=24)
 
     @field_validator("remind_after")
     @classmethod

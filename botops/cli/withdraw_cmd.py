@@ -33,7 +33,7 @@ from botops.playbook.types import format_duration
 from botops.store import tasks as store
 from botops.store.db import session
 from botops.store.models import MassTask, OutboxRow, TargetStatus
-from botops.tracking import TaskTracker, TrackingReport
+from botops.tracking import TaskTracker, TrackingPolicy, TrackingReport
 from botops.wecom.connect import connect
 
 
@@ -123,7 +123,10 @@ async def _cancel_now(
 ) -> TrackingReport:
     """The tracking round the daemon would run for these tasks, run now."""
     async with connect(settings, clock) as wecom:
-        report = await TaskTracker(wecom.client, engine, clock).poll(only=msgids)
+        tracker = TaskTracker(
+            wecom.client, engine, clock, TrackingPolicy.from_settings(settings.tracking)
+        )
+        report = await tracker.poll(only=msgids)
     with session(engine) as s:
         apply_outcomes(s, clock.now())
     return report

@@ -130,6 +130,8 @@ class MassTask(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: TaskStatus = Field(default=TaskStatus.WAITING, index=True)
     sender_confirmed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # When a read last got through; while reads fail (error "poll: ..."), when they began to
+    # fail: TrackingPolicy.given_up ends a task without expiry that has failed that long.
     last_polled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     error: str = ""

@@ -34,9 +34,10 @@ class TrackingPolicy:
     reminders_per_window: int = limits.REMINDERS_PER_TASK_PER_DAY
     reminder_window: timedelta = timedelta(hours=24)
     poll_every: timedelta = timedelta(minutes=5)
-    # How long past expiry (or withdrawal) an expired task whose cancel or status read keeps
-    # failing is retried before it ends expired with the error: transient trouble (a 45009
-    # hourly block, an outage) heals within it; a departed sender (60111) never does.
+    # How long a task whose WeCom calls keep failing is retried before it ends expired with
+    # the error: past expiry (or withdrawal) for an expired task whose cancel or status read
+    # fails; since its reads began to fail for a task that never expires. Transient trouble
+    # (a 45009 hourly block, an outage) heals within it; a departed sender (60111) never does.
     give_up_after: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
@@ -45,7 +46,11 @@ class TrackingPolicy:
 
     @classmethod
     def from_settings(cls, settings: TrackingSettings) -> TrackingPolicy:
-        return cls(remind_after=tuple(settings.remind_after), poll_every=settings.poll_every)
+        return cls(
+            remind_after=tuple(settings.remind_after),
+            poll_every=settings.poll_every,
+            give_up_after=settings.give_up_after,
+        )
 
     def reminder_due(
         self,
@@ -70,9 +75,19 @@ class TrackingPolicy:
         recent = [t for t in sent if t > now - self.reminder_window]
         return len(recent) < self.reminders_per_window
 
-    def given_up(self, expires_at: datetime | None, now: datetime) -> bool:
-        """Whether an expired task still failing in WeCom should end now, failing or not."""
-        return expires_at is not None and now >= expires_at + self.give_up_after
+    def given_up(
+        self, expires_at: datetime | None, now: datetime, failing_since: datetime | None = None
+    ) -> bool:
+        """Whether a task still failing in WeCom should end now, failing or not.
+
+        A task with an expiry is judged by it alone (until then staff may send it, and at
+        expiry it is cancelled anyway). One without is given up once its reads have failed
+        since `failing_since` (None: the last read got through) for give_up_after, else a
+        read that never heals (60111) would keep it waiting, and polled, forever.
+        """
+        if expires_at is not None:
+            return now >= expires_at + self.give_up_after
+        return failing_since is not None and now >= failing_since + self.give_up_after
 
 
 def target_status(wecom_status: int | None) -> TargetStatus:

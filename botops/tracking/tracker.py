@@ -24,6 +24,13 @@ or whose read failed (so a read that keeps failing cannot keep staff able to sen
                                 TrackingPolicy.give_up_after (24 h) after expiry, whatever
                                 still fails, the task ends expired keeping the error
 
+A task that never expires (recorded without an expires_at) whose reads have kept failing for
+give_up_after (a sender who left, 60111) ends the same way: cancelled if WeCom lets us, then
+expired keeping the error. Since when they fail is the task's last_polled_at while its error
+is a read's ("poll: ..."): the first failed read after one that got through moves it there,
+later failures leave it. A read that gets through clears the error, so staff may still
+confirm late, and one failure never ends a task.
+
 Every change is committed before the next WeCom call, so a crash mid-round loses at most
 the answer in flight, and the next round picks up from the database. WeCom errors stop
 that task's round only (reported); configuration errors stop the whole round.
@@ -50,6 +57,7 @@ from botops.wecom.models import TASK_SENT, GroupMsgTaskItem
 from botops.wecom.responses import OutcomeUnknown
 
 log = structlog.get_logger()
+_READ_FAILED = "poll:"  # the error a failed read leaves on its task ("<action>: <error>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +108,12 @@ class TaskTracker:
         except WeComConfigError:
             raise
         except WeComError as exc:
-            if not _expired(task, self._clock.now()):
-                raise
+            now = self._clock.now()
+            if not _expired(task, now) and not self._given_up(task, now):
+                raise  # reported and kept on the task (see _failed); read again next round
             # A read failing for days (a departed sender) or rate limited (a withdrawal in a
-            # big round) must not keep staff able to send an expired or withdrawn task.
+            # big round) must not keep staff able to send an expired or withdrawn task, nor
+            # keep one that never expires waiting forever.
             with self._reporting(task.msgid, "cancel", report):
                 await self._cancel(task, report, unread=exc)
             return
@@ -156,13 +166,19 @@ class TaskTracker:
             self._failed(msgid, action, exc, report)
 
     def _failed(self, msgid: str, action: str, exc: WeComError, report: TrackingReport) -> None:
-        """Report a failed step, and keep it on the task until a round gets through."""
+        """Report a failed step, and keep it on the task until a round gets through. The
+        first failed read after one that got through marks when reads began to fail."""
         error = self._reported(msgid, action, exc, report)
         with session(self._engine) as s:
             row = s.get(MassTask, msgid)
             if row is not None:
+                if action == "poll" and not row.error.startswith(_READ_FAILED):
+                    row.last_polled_at = self._clock.now()
                 row.error = error[:500]
                 s.add(row)
+
+    def _given_up(self, task: MassTask, now: datetime) -> bool:
+        return self._policy.given_up(task.expires_at, now, _failing_since(task))
 
     @staticmethod
     def _reported(msgid: str, action: str, exc: WeComError, report: TrackingReport) -> str:
@@ -208,7 +224,7 @@ class TaskTracker:
         """Cancel an expired task, then record what staff sent; the rest expires.
         `unread`: why this round's read failed (not read again, WeCom just refused it)."""
         errors: list[str] = []  # why the task ends without a cancel or a full account
-        given_up = self._policy.given_up(task.expires_at, self._clock.now())
+        given_up = self._given_up(task, self._clock.now())
         cancelled = False
         try:
             await self._client.cancel_groupmsg_send(task.msgid)
@@ -249,6 +265,8 @@ class TaskTracker:
             report.cancelled.append(task.msgid)
         report.finished[task.msgid] = TaskStatus.EXPIRED
         event = "tracking.withdrawn" if task.withdrawn_at else "tracking.expired"
+        if task.expires_at is None:
+            event = "tracking.given_up"  # never expired: its reads kept failing
         log.info(event, msgid=task.msgid, expired_targets=expired, error=error)
 
     async def _remind(self, task: MassTask, now: datetime, report: TrackingReport) -> None:
@@ -276,6 +294,15 @@ class TaskTracker:
 
 def _expired(task: MassTask, now: datetime) -> bool:
     return task.expires_at is not None and now >= task.expires_at
+
+
+def _failing_since(task: MassTask) -> datetime | None:
+    """Since when the task's reads fail, None if its last read got through (as of the start
+    of this round). A task whose reads failed before botops kept this (an older botops left
+    last_polled_at at the last read that got through, or unset) counts from there."""
+    if not task.error.startswith(_READ_FAILED):
+        return None
+    return task.last_polled_at or task.created_at
 
 
 def _utc(timestamp: int | None) -> datetime | None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from botops.config import load_settings
 from botops.simulator import Fault
 from botops.store.db import session
 from botops.store.models import TargetStatus, TaskStatus
@@ -187,3 +188,76 @@ async def test_a_reminder_refused_for_the_daily_quota_is_not_retried_every_round
     assert sim.count(REMIND) == 3 + 3  # the manual ones, then the 30 m, 2 h and 6 h tries
     assert refused == 3
     assert len(sim.tasks()[0].reminders) == 3
+
+
+@pytest.mark.parametrize("cancel_fails", [False, True])
+async def test_a_task_without_expiry_whose_reads_fail_for_good_ends_after_give_up_after(
+    make_client, sim, clock, engine, cancel_fails
+):
+    """No expiry, and the sender left (60111): without give_up_after counted from the first
+    failed read, the task would be polled, and shown waiting, forever."""
+    async with make_client() as client:
+        msgid = await create(client, clock, engine, ["wr00000"])  # no expires_at
+        tracker = TaskTracker(client, engine, clock, TrackingPolicy())
+        clock.advance(timedelta(minutes=5))
+        assert (await tracker.poll()).errors == []  # reads got through until now
+        sim.faults.add(
+            Fault("errcode", api=TASK, errcode=60111, errmsg="invalid userid", times=FOREVER)
+        )
+        if cancel_fails:
+            sim.faults.add(Fault("errcode", api=CANCEL, errcode=-1, times=FOREVER))
+        clock.advance(timedelta(minutes=5))
+        failing_since = clock.now()
+        first = await tracker.poll()
+        clock.set(failing_since + timedelta(hours=23, minutes=59))  # not yet a day of failing
+        almost = await tracker.poll()
+        task, _, _ = stored(engine, msgid)
+        assert task.status == TaskStatus.WAITING
+        assert sim.count(CANCEL) == 0  # nothing is given up before give_up_after
+        clock.set(failing_since + timedelta(hours=24))
+        last = await tracker.poll()
+        clock.advance(timedelta(minutes=5))
+        after = await tracker.poll()
+    assert [e.action for e in first.errors] == ["poll"]
+    assert (first.finished, almost.finished) == ({}, {})
+    assert last.finished == {msgid: TaskStatus.EXPIRED}
+    assert last.cancelled == ([] if cancel_fails else [msgid])
+    assert sim.tasks()[0].cancelled is not cancel_fails  # staff can no longer send it
+    assert after.polled == 0  # no longer polled every round
+    task, targets, _ = stored(engine, msgid)
+    assert (task.status, task.finished_at) == (
+        TaskStatus.EXPIRED,
+        clock.now() - timedelta(minutes=5),
+    )
+    assert "60111" in task.error  # why it ended without WeCom's account, as when expired
+    assert ("cancel: " in task.error) is cancel_fails
+    assert targets["wr00000"].status == TargetStatus.EXPIRED
+
+
+async def test_a_task_without_expiry_outlives_transient_read_failures_and_is_confirmed_late(
+    make_client, sim, clock, engine, tmp_path
+):
+    """Each transient failure (a 45009 block) starts its own count: one read that gets
+    through in between resets it, so failures give_up_after apart never end the task, and
+    staff confirming late is recorded as today."""
+    config = tmp_path / "config.yaml"
+    config.write_text("tracking:\n  give_up_after: 1h\n", encoding="utf-8")
+    policy = TrackingPolicy.from_settings(load_settings(config, {}).tracking)
+    async with make_client() as client:
+        msgid = await create(client, clock, engine, ["wr00000"])  # no expires_at
+        created = clock.now()
+        tracker = TaskTracker(client, engine, clock, policy)
+        rounds = []
+        for minutes, fails in ((5, True), (10, False), (120, True), (150, False)):
+            clock.set(created + timedelta(minutes=minutes))
+            if fails:
+                sim.faults.add(Fault("errcode", api=TASK, errcode=45009, errmsg="freq"))
+            if minutes == 150:
+                sim.confirm(msgid)  # long after the first failure, and 2h after the last read
+            rounds.append(await tracker.poll())
+    assert [[e.action for e in r.errors] for r in rounds] == [["poll"], [], ["poll"], []]
+    assert [r.finished for r in rounds] == [{}, {}, {}, {msgid: TaskStatus.SENT}]
+    assert sim.count(CANCEL) == 0
+    task, targets, _ = stored(engine, msgid)
+    assert (task.status, task.error) == (TaskStatus.SENT, "")
+    assert targets["wr00000"].status == TargetStatus.SENT
