@@ -8,6 +8,8 @@ error too, printed or given to a filter, instead of the text "None" (or "NONE", 
 Whatever goes wrong while compiling or rendering — a Jinja error, `1 / 0`, a filter given the
 wrong type, a missing or unreadable included file — becomes a `TemplateProblem` naming the
 template file and line, so `botops validate` reports it and the planner skips that one send.
+That includes the sandbox refusing a `*` or `**` whose result would be absurdly large (a typo
+like `{{ "=" * 1000000000 }}` would otherwise take gigabytes, for every group).
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ from jinja2 import (
     nodes,
 )
 from jinja2.environment import Environment
-from jinja2.exceptions import TemplatesNotFound, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplatesNotFound, TemplateSyntaxError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from botops.wecom import limits
 
 _CN_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 
@@ -108,6 +113,93 @@ def _refusing_none(name: str, apply: Callable[..., Any]) -> Callable[..., Any]:
     return refusing
 
 
+# The most characters (or list items) one `*` may build, and the most digits a number may get
+# from `*` or `**`. No WeCom message holds more than 4,096 bytes (robot markdown; mass sends
+# 4,000) and a character is at least one byte; 10x that leaves room for text built only to be
+# cut (`("=" * 100)[:20]`, `| truncate`) and is still nothing to build for thousands of groups.
+MAX_BUILT_SIZE = 10 * max(limits.MASS_TEXT_MAX_BYTES, limits.ROBOT_MARKDOWN_MAX_BYTES)
+
+
+def _refused(what: str, unit: str) -> SecurityError:
+    return SecurityError(
+        f"{what}; the sandbox allows {MAX_BUILT_SIZE:,} {unit}"
+        f" (a WeCom message is at most {limits.ROBOT_MARKDOWN_MAX_BYTES:,} bytes)"
+    )
+
+
+def _size(value: object, budget: int) -> int:
+    """What `value` amounts to rendered — characters of text, plus one per item of a list or
+    tuple, nested ones included — counted only until it exceeds `budget`, so that sizing
+    `[long_text] * 40000` costs no more than the budget."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, list | tuple):
+        return 1
+    total = 0
+    pending: list[Iterator[object]] = [iter(value)]
+    while pending and total <= budget:
+        for item in pending[-1]:
+            total += 1
+            if isinstance(item, str):
+                total += len(item)
+            elif isinstance(item, list | tuple):
+                pending.append(iter(item))  # goes on with the outer list once done
+                break
+            if total > budget:
+                break
+        else:
+            pending.pop()
+    return total
+
+
+def _digits(bits: int) -> int:
+    """At most how many decimal digits a number of `bits` bits has."""
+    return bits * 30103 // 100000 + 1  # log10(2) = 0.30103 digits per bit
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Refuses a `*` or `**` whose result would be larger than any message could use.
+
+    Jinja's sandbox bounds `range()` but not repetition or powers: a typo like
+    `{{ "=" * 1000000000 }}` would take gigabytes, for every group. Intercepted operators are
+    never folded at compile time either, so such a typo fails rendering (a located
+    TemplateProblem) rather than being built while compiling."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            _check_product(left, right)
+        elif operator == "**":
+            _check_power(left, right)
+        return super().call_binop(context, operator, left, right)
+
+
+def _check_product(left: object, right: object) -> None:
+    if isinstance(left, int) and isinstance(right, int):  # bool too: an int, and harmless
+        if (digits := _digits(left.bit_length() + right.bit_length())) > MAX_BUILT_SIZE:
+            raise _refused(f"`*` would make a number of up to {digits:,} digits", "digits")
+        return
+    seq, times = (right, left) if isinstance(left, int) else (left, right)
+    if not isinstance(times, int) or times <= 1:
+        return
+    if isinstance(seq, str) and len(seq) * times > MAX_BUILT_SIZE:
+        size = len(seq) * times
+        raise _refused(f"`*` would repeat text to {size:,} characters", "characters")
+    if isinstance(seq, list | tuple) and _size(seq, MAX_BUILT_SIZE) * times > MAX_BUILT_SIZE:
+        items = f"{len(seq):,} item{'' if len(seq) == 1 else 's'}"
+        what = f"`*` would repeat a {type(seq).__name__} of {items} {times:,} times"
+        raise _refused(what, "items and characters in all")
+
+
+def _check_power(base: object, exponent: object) -> None:
+    """Int powers only: a float one overflows by itself (OverflowError, a located problem)."""
+    if not isinstance(base, int) or not isinstance(exponent, int) or abs(base) <= 1:
+        return
+    if exponent > 1 and (digits := _digits(exponent * base.bit_length())) > MAX_BUILT_SIZE:
+        raise _refused(f"`**` would make a number of up to {digits:,} digits", "digits")
+
+
 class UnreadableTemplate(TemplateError):
     """A template file that is not UTF-8 text (or cannot be read at all)."""
 
@@ -168,7 +260,7 @@ class Templates:
 
     def __init__(self, templates_dir: Path) -> None:
         self.root = templates_dir
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Sandbox(
             loader=_Loader(templates_dir),
             undefined=StrictUndefined,
             finalize=_refuse_none,
