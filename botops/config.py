@@ -3,15 +3,17 @@
 Read from an injected mapping (not `os.environ` directly) so tests can pass their own.
 Secrets may also come from files: `secret_file: /run/secrets/wecom` (or
 `BOTOPS_WECOM__SECRET_FILE`) for any secret key — the way container platforms mount them.
-Every error names the key it is about. Every key is documented in config.example.yaml
-(a test keeps the two in step).
+Every error names the key it is about; one in the config file also says where, as
+FILE:LINE:COL (as playbook problems do), never quoting the line or the value: it may be a
+secret. Every key is documented in config.example.yaml (a test keeps the two in step).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Mapping
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -32,10 +34,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from botops.errors import ConfigError
+from botops.errors import ConfigError, Problem
 from botops.planning.policy import PolicySettings, SendPolicy
+from botops.playbook.locate import locate_in
 from botops.playbook.model import DEFAULT_TIMEZONE, InactivityRule, validate_timezone
 from botops.playbook.types import Duration, LocalTime, PositiveDuration
+from botops.suggest import did_you_mean
 
 ENV_PREFIX = "BOTOPS_"
 NOT_SETTINGS = ("BOTOPS_CONFIG", "BOTOPS_TEST_")  # names that look like ours but are not keys
@@ -294,6 +298,21 @@ SECRET_KEYS = {
 }
 
 
+class ConfigFileError(ConfigError):
+    """What the config file gets wrong, said as `FILE:LINE:COL: KEY: PROBLEM` (as playbook
+    problems are; several joined by "; "): the key for an unknown key, else the value."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(key, message)
+        self.args = (message,)  # the message as it is, without "config KEY: "
+
+
+Loc = Sequence[int | str]
+# Where (FILE, LINE, COL) the config file holds a setting: None when the value came from
+# elsewhere (the environment, a secret file, a default).
+Where = Callable[[Loc, bool], tuple[str, int, int] | None]
+
+
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     """Settings from `path` (or $BOTOPS_CONFIG, or ./config.yaml if present) and `environ`.
 
@@ -302,23 +321,72 @@ def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
     `secret_file`. Within one source, `<key>` and `<key>_file` together are an error. Relative
     paths are relative to the config file's folder when the file gives them, to the current
     directory when the environment does."""
-    path = _config_path(path, environ)
+    path = find_config(path, environ)
     base = path.parent if path else Path.cwd()
-    from_file: dict[str, Any] = _read_file(path) if path else {}
-    _read_secret_files(from_file, base=base, name=lambda s, k: f"{s}.{k}")
+    document = _read_file(path) if path else {}
+    from_file: dict[str, Any] = _plain(document)
     from_env: dict[str, Any] = {}
     for keys, value in _env_overrides(environ):
         _put(from_env, keys, None if value == "null" else value)  # as `key: null` in the file
-    _read_secret_files(from_env, base=Path.cwd(), name=_env_name)
+    from_secret_files: set[tuple[str, str]] = set()  # read from `<key>_file`, not the file
+
+    def in_file(loc: Loc, at_key: bool) -> tuple[str, int, int] | None:
+        if path is None or _given(from_env, loc) or tuple(loc[:2]) in from_secret_files:
+            return None
+        found = locate_in(document, loc, at_key=at_key)
+        return None if found is None else (str(path), *found)
+
+    def file_error(section: str, key: str, message: str, at_key: bool) -> ConfigError:
+        return _error(f"{section}.{key}", message, in_file((section, key), at_key))
+
+    def env_error(section: str, key: str, message: str, at_key: bool) -> ConfigError:
+        return ConfigError(_env_name(section, key), message)
+
+    from_secret_files.update(_read_secret_files(from_file, base=base, error=file_error))
+    _read_secret_files(from_env, base=Path.cwd(), error=env_error)
     raw = _merged(from_file, from_env)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise _config_error(exc) from None
+        raise _config_error(exc, in_file) from None
     _check_wecom(settings.wecom)
+    how = _how_sops_dir(settings.sops_dir, path, "sops_dir" in from_file, "sops_dir" in from_env)
     if path is not None:
         settings = _relative_to(settings, base, given_by_env=from_env)
-    return settings
+    return _sops_dir_saying(settings, how)
+
+
+def _given(source: Mapping[str, Any], loc: Loc) -> bool:
+    """Whether `source` (one source's settings) gives the value at `loc`, or one it is in."""
+    node: Any = source
+    for part in loc:
+        if not isinstance(node, dict):
+            return True  # `loc` goes into a value of this source (a list split from text)
+        if str(part) not in node:
+            return False
+        node = node[str(part)]
+    return True
+
+
+def _how_sops_dir(value: Path, config: Path | None, in_file: bool, in_env: bool) -> str:
+    """How sops_dir was resolved, in words: said when it does not exist."""
+    relative = not value.is_absolute()
+    if in_env:
+        return f"{ENV_PREFIX}SOPS_DIR" + (", relative to the current directory" if relative else "")
+    if config is None:
+        return (
+            "sops_dir, relative to the current directory: no config file was found here — "
+            "run botops where your config.yaml is, or pass --config"
+        )
+    if in_file:
+        return f"sops_dir in {config}" + (", relative to its folder" if relative else "")
+    return f"sops_dir not set in {config}: the default, relative to its folder"
+
+
+def _sops_dir_saying(settings: Settings, how: str) -> Settings:
+    from botops.playbook.loader import ResolvedPath
+
+    return settings.model_copy(update={"sops_dir": ResolvedPath.of(settings.sops_dir, how)})
 
 
 def _check_wecom(wecom: WeComSettings) -> None:
@@ -336,7 +404,9 @@ def _check_wecom(wecom: WeComSettings) -> None:
         )
 
 
-def _config_path(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+def find_config(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """The config file: `path` (`--config FILE`), else $BOTOPS_CONFIG, else ./config.yaml
+    when there is one; None: none was found (embedded defaults and the environment)."""
     if path is not None:  # given by the caller: `botops --config FILE`
         if not path.is_file():
             raise ConfigError("--config", f"no such file: {path}")
@@ -350,7 +420,9 @@ def _config_path(path: Path | None, environ: Mapping[str, str]) -> Path | None:
     return default if default.is_file() else None
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> dict[Any, Any]:
+    """The file's settings as ruamel read them: a CommentedMap, which knows where each key and
+    value stand."""
     from botops.playbook.loader import yaml_loader
 
     try:
@@ -372,8 +444,7 @@ def _read_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), "a config file holds one mapping of settings")
-    plain: dict[str, Any] = _plain(data)
-    return plain
+    return data
 
 
 def _yaml_error(path: Path, exc: MarkedYAMLError) -> ConfigError:
@@ -389,7 +460,9 @@ def _yaml_error(path: Path, exc: MarkedYAMLError) -> ConfigError:
         problem += f" ({exc.context} at line {start.line + 1}, column {start.column + 1})"
     elif exc.context:
         problem += f" ({exc.context})"
-    return ConfigError(where, f"cannot read: YAML: {problem}")
+    if mark is None:
+        return ConfigError(where, f"cannot read: YAML: {problem}")
+    return ConfigFileError(where, f"{where}: cannot read: YAML: {problem}")
 
 
 def _plain(value: Any) -> Any:
@@ -410,7 +483,7 @@ def _env_overrides(environ: Mapping[str, str]) -> list[tuple[list[str], str]]:
             continue
         keys = name.removeprefix(ENV_PREFIX).lower().split("__")
         if not _known(keys):
-            raise ConfigError(name, "is not a setting" + _hint(keys))
+            raise ConfigError(name, "is not a setting" + _env_hint(keys))
         overrides.append((keys, value))
     return overrides
 
@@ -431,7 +504,7 @@ def _known(keys: list[str]) -> bool:
     return True
 
 
-def _hint(keys: list[str]) -> str:
+def _env_hint(keys: list[str]) -> str:
     names = [f"{ENV_PREFIX}{k.upper()}" for k in Settings.model_fields]
     names += [
         f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
@@ -439,8 +512,32 @@ def _hint(keys: list[str]) -> str:
         if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
         for key in field.annotation.model_fields
     ]
-    close = difflib.get_close_matches(ENV_PREFIX + "__".join(keys).upper(), names, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
+    return did_you_mean(ENV_PREFIX + "__".join(keys).upper(), names, quote=False)
+
+
+def _file_hint(loc: Loc) -> str:
+    """For an unknown key at `loc` in the config file: the known key closest to it."""
+    model: type[BaseModel] | None = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    if model is None:
+        return ""
+    section = ".".join(str(part) for part in loc[:-1])
+    names = [*model.model_fields]
+    names += [f"{key}_file" for where, key in SECRET_KEYS if where == section]
+    return did_you_mean(str(loc[-1]), names)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field holds (`QuietHours | None` holds QuietHours)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        for arg in typing.get_args(annotation):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                return arg
+    return None
 
 
 def _put(raw: dict[str, Any], keys: list[str], value: str | None) -> None:
@@ -457,8 +554,14 @@ def _env_name(section: str, key: str) -> str:
     return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
-def _read_secret_files(raw: dict[str, Any], base: Path, name: Callable[[str, str], str]) -> None:
-    """`<key>_file` -> `<key>` in one source (`name` says how that source names a key)."""
+# An error about `section.key` of one source: (section, key, message, about the key itself
+# rather than its value) -> the error, named as that source names the key.
+SourceError = Callable[[str, str, str, bool], ConfigError]
+
+
+def _read_secret_files(raw: dict[str, Any], base: Path, error: SourceError) -> set[tuple[str, str]]:
+    """`<key>_file` -> `<key>` in one source; the (section, key)s so read."""
+    read: set[tuple[str, str]] = set()
     for section, key in sorted(SECRET_KEYS):
         node = raw.get(section)
         if not isinstance(node, dict) or f"{key}_file" not in node:
@@ -467,18 +570,17 @@ def _read_secret_files(raw: dict[str, Any], base: Path, name: Callable[[str, str
         if given is None:  # `secret_file: null`: not given
             continue
         if node.get(key) is not None:
-            raise ConfigError(
-                name(section, key), f"given twice: both {key} and {key}_file (keep one)"
-            )
+            raise error(section, key, f"given twice: both {key} and {key}_file (keep one)", True)
         file = base / str(given)
         try:
             node[key] = file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(
-                name(section, f"{key}_file"), f"cannot read {file}: {exc.strerror}"
+            raise error(
+                section, f"{key}_file", f"cannot read {file}: {exc.strerror}", False
             ) from None
         except UnicodeDecodeError:
-            raise ConfigError(name(section, f"{key}_file"), f"{file} is not UTF-8 text") from None
+            raise error(section, f"{key}_file", f"{file} is not UTF-8 text", False) from None
+        read.add((section, key))
     for section, node in raw.items():
         if isinstance(node, dict):
             stray = [
@@ -489,9 +591,8 @@ def _read_secret_files(raw: dict[str, Any], base: Path, name: Callable[[str, str
                 and (section, k) not in PATH_KEYS
             ]
             if stray:
-                raise ConfigError(
-                    name(section, stray[0]), "only secret keys can be read from a file"
-                )
+                raise error(section, stray[0], "only secret keys can be read from a file", True)
+    return read
 
 
 def _merged(from_file: dict[str, Any], from_env: dict[str, Any]) -> dict[str, Any]:
@@ -510,15 +611,33 @@ def _merged(from_file: dict[str, Any], from_env: dict[str, Any]) -> dict[str, An
     return merged
 
 
-def _config_error(exc: ValidationError) -> ConfigError:
-    messages = []
+def _config_error(exc: ValidationError, in_file: Where) -> ConfigError:
+    """Every error, by key; located in the config file when it holds the value (an unknown
+    key: the key; a missing one: its mapping). pydantic's messages, which never quote a
+    secret."""
+    said: list[tuple[str, str, tuple[str, int, int] | None]] = []
     for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        text = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        messages.append((key, text.removeprefix("Value error, ")))
-    first_key = messages[0][0]
-    rest = "; ".join(f"{k}: {m}" for k, m in messages[1:])
-    return ConfigError(first_key, messages[0][1] + (f"; {rest}" if rest else ""))
+        loc = error["loc"]
+        key = ".".join(str(part) for part in loc)
+        unknown = error["type"] == "extra_forbidden"
+        text = "unknown key" + _file_hint(loc) if unknown else error["msg"]
+        # A missing key: where the mapping it is missing from is.
+        where = in_file(loc[:-1] if error["type"] == "missing" else loc, unknown)
+        said.append((key, text.removeprefix("Value error, "), where))
+    said.sort(key=lambda error: (error[2] is not None, error[2] or ("", 0, 0)))  # file order
+    first_key, first_text, first_where = said[0]
+    rest = [_said(key, text, where) for key, text, where in said[1:]]
+    if first_where is None:
+        return ConfigError(first_key, "; ".join([first_text, *rest]))
+    return ConfigFileError(first_key, "; ".join([_said(first_key, first_text, first_where), *rest]))
+
+
+def _said(key: str, text: str, where: tuple[str, int, int] | None) -> str:
+    return str(Problem(*where, f"{key}: {text}")) if where else f"{key}: {text}"
+
+
+def _error(key: str, message: str, where: tuple[str, int, int] | None) -> ConfigError:
+    return ConfigFileError(key, _said(key, message, where)) if where else ConfigError(key, message)
 
 
 def _relative_to(settings: Settings, base: Path, given_by_env: dict[str, Any]) -> Settings:

@@ -12,15 +12,56 @@ from pathlib import Path
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from botops.config import Settings, load_settings
+from botops.config import Settings, find_config, load_settings
 from botops.errors import BotopsError, PlaybookError
 from botops.playbook.library import PlaybookLibrary, load_library
 from botops.store.db import open_database
 
+DEFAULT_DATA_DIR: Path = Settings.model_fields["data_dir"].default
+
+# The commands that write to the database, as (command, action): without a config file they
+# say where it is, so one run in the wrong folder does not fill a database nobody looks at.
+WRITERS = {
+    ("run", None),
+    ("sync", None),
+    ("import-messages", None),
+    ("withdraw", None),
+    ("send-test", None),  # with credentials only: to the built-in simulator nothing is kept
+    ("points", "adjust"),
+    ("groups", "tag"),
+    ("groups", "untag"),
+    ("groups", "import"),
+}
+
 
 def settings(args: argparse.Namespace) -> Settings:
     path = Path(args.config) if getattr(args, "config", None) else None
-    return load_settings(path, os.environ)
+    loaded = load_settings(path, os.environ)
+    if _writes(args, loaded) and find_config(path, os.environ) is None:
+        note = no_config_note(loaded)
+        if note:
+            print(note, file=sys.stderr)
+    return loaded
+
+
+def _writes(args: argparse.Namespace, config: Settings) -> bool:
+    command = getattr(args, "command", None)
+    action = getattr(args, f"{str(command).replace('-', '_')}_command", None)
+    if command == "send-test" and not config.wecom.configured:
+        return False
+    return (command, action) in WRITERS
+
+
+def no_config_note(config: Settings) -> str | None:
+    """For a command that writes when no config file was found: where the database is, unless
+    the environment chose it (BOTOPS_DATABASE__URL, BOTOPS_DATA_DIR)."""
+    if config.database.url is not None or config.data_dir != DEFAULT_DATA_DIR:
+        return None
+    database = (config.data_dir / "botops.db").absolute()
+    return (
+        "botops: no config file here (./config.yaml, $BOTOPS_CONFIG or --config): "
+        f"the default database, {database}"
+    )
 
 
 def library(paths: list[Path], templates_dir: Path, config: Settings) -> PlaybookLibrary:

@@ -6,7 +6,6 @@ them all in one `botops validate` run.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import types
@@ -14,7 +13,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -30,6 +29,7 @@ from botops.playbook.checks import PolicyDefaults, semantic_problems
 from botops.playbook.locate import Loc, dotted, locate
 from botops.playbook.model import Playbook
 from botops.playbook.written import WrittenNumbersConstructor
+from botops.suggest import did_you_mean
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 
@@ -64,8 +64,29 @@ def yaml_loader(constructor: type[RoundTripConstructor] = RoundTripConstructor) 
     return yaml
 
 
+if TYPE_CHECKING:
+    _ConcretePath = Path
+else:  # PosixPath or WindowsPath: before Python 3.12, Path itself cannot be subclassed
+    _ConcretePath = type(Path())
+
+
+class ResolvedPath(_ConcretePath):
+    """A path a setting gives, with how it was resolved (`sops_dir in config.yaml, relative
+    to its folder`): said when nothing is there. Paths made from it (`/`, `.parent`) say
+    nothing."""
+
+    how: str = ""
+
+    @classmethod
+    def of(cls, path: Path, how: str) -> ResolvedPath:
+        resolved = cls(path)
+        resolved.how = how
+        return resolved
+
+
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
-    """Expand folders into their playbook files (sorted, recursive)."""
+    """Expand folders into their playbook files (sorted, recursive). A path that does not
+    exist is a problem naming it in full, and how a setting's path was resolved."""
     found: list[Path] = []
     problems: list[Problem] = []
     for path in paths:
@@ -81,7 +102,8 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
         elif path.is_file():
             found.append(path)
         else:
-            problems.append(Problem(str(path), 1, 1, "no such file or folder"))
+            how = f" ({path.how})" if isinstance(path, ResolvedPath) and path.how else ""
+            problems.append(Problem(str(path.absolute()), 1, 1, f"no such file or folder{how}"))
     return found, problems
 
 
@@ -268,10 +290,10 @@ def _problem_for(path: Path, document: Any, error: ErrorDetails) -> Problem:
 
 
 def _suggestion(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f" (allowed: {', '.join(allowed)})" if allowed else ""
+    hint = did_you_mean(key, allowed)
+    if hint or not allowed:
+        return hint
+    return f" (allowed: {', '.join(allowed)})"
 
 
 def _allowed_keys(loc: Loc) -> list[str]:

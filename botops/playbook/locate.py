@@ -25,25 +25,40 @@ def locate(root: Any, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
     Never raises: a problem must be reported somewhere, even if not at the exact spot."""
     line, col = 0, 0
     try:
-        for line, col in _walk(root, loc, at_key):  # noqa: B007 -- the last one wins
-            pass
+        for position, _node in _walk(root, loc, at_key):
+            if position is not None:  # else a merged key with no position: keep the parent's
+                line, col = position
     except Exception:  # an odd document shape: keep the deepest position found
         pass
     return line + 1, col + 1
 
 
-def _walk(root: Any, loc: Loc, at_key: bool) -> Iterator[tuple[int, int]]:
+def locate_in(root: Any, loc: Loc, *, at_key: bool = False) -> tuple[int, int] | None:
+    """As `locate`, but only when the document holds `loc`, or a plain value `loc` goes into
+    (`"30m,2h"` for `remind_after[0]`, split by the model); None when it does not hold it
+    (a value that came from elsewhere)."""
+    try:
+        steps = list(_walk(root, loc, at_key))
+    except Exception:  # an odd document shape
+        return None
+    if not steps or (len(steps) < len(loc) and isinstance(steps[-1][1], dict | list)):
+        return None
+    positions = [position for position, _node in steps if position is not None]
+    return (positions[-1][0] + 1, positions[-1][1] + 1) if positions else None
+
+
+def _walk(root: Any, loc: Loc, at_key: bool) -> Iterator[tuple[tuple[int, int] | None, Any]]:
+    """For each part of `loc` the document holds: where it stands (None for a key a YAML
+    merge brought in without a position) and its value."""
     node = root
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
         if isinstance(node, CommentedMap) and _has_key(node, part):
             key = _key(node, part)
-            position = _position(node, key, last and at_key)
-            if position is not None:  # else a merged key with no position: keep the parent's
-                yield position
+            yield _position(node, key, last and at_key), node[key]
             node = node[key]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            yield node.lc.item(part)
+            yield node.lc.item(part), node[part]
             node = node[part]
         else:
             return

@@ -44,4 +44,6 @@ def test_a_default_expiry_past_a_year_is_a_config_error_not_cut_short(
     (env / "config.yaml").write_text("policy:\n  expires_after: 400d\n", encoding="utf-8")
     assert main(["--config", "config.yaml", "validate"]) == 1
     err = capsys.readouterr().err
-    assert err.strip() == "botops: config policy.expires_after: '400d' is too long: at most 366d"
+    assert err.strip() == (
+        "botops: config.yaml:2:18: policy.expires_after: '400d' is too long: at most 366d"
+    )

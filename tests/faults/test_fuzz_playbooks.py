@@ -150,5 +150,5 @@ def test_a_timezone_that_is_not_text_is_a_located_problem(
 
     config = tmp_path / "config.yaml"
     config.write_text(f"timezone: {value}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"config timezone: .*'Asia/Shanghai'"):
+    with pytest.raises(ConfigError, match=r"config\.yaml:1:11: timezone: .*'Asia/Shanghai'"):
         load_settings(config, {})
