@@ -156,13 +156,37 @@ def _compile_playbook(item: SourcedPlaybook, templates: Templates) -> _Compiled:
         compiled.use(reply.name, reply.references, templates)
     sampled: dict[tuple[int, bool], list[Sample]] = {}  # shared by a step's segments
     for step_index, step in enumerate(item.playbook.steps):
+        met: dict[_TemplateMistake, list[str]] = {}  # by the segments meeting it
         for segment in _segments(item.playbook):
             spec, spec_problems = _compile(item, templates, step_index, segment, sampled)
-            compiled.problems.extend(spec_problems)
+            for problem in spec_problems:
+                if isinstance(problem, _TemplateMistake):
+                    met.setdefault(problem, []).append(segment)
+                else:
+                    compiled.problems.append(problem)
             if spec is not None:
                 compiled.messages[(item.playbook.id, step.id, segment)] = spec
                 compiled.use(spec.name, spec.references, templates)
+        compiled.problems.extend(mistake.problem(segments) for mistake, segments in met.items())
     return compiled
+
+
+@dataclass(frozen=True, slots=True)
+class _TemplateMistake:
+    """A template problem of one step, before it names the segments that meet it: a mistake
+    in a template several segments render is one problem, not one per segment."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+    step: str
+    when: str  # the sample it first failed on, unless that was the first sample
+
+    def problem(self, segments: list[str]) -> Problem:
+        names = ", ".join(repr(s) for s in segments)
+        where = f"step {self.step!r}, segment{'s' if len(segments) > 1 else ''} {names}"
+        return Problem(self.path, self.line, self.col, f"{self.message} ({where}{self.when})")
 
 
 def _segments(playbook: Playbook) -> list[str]:
@@ -175,7 +199,7 @@ def _compile(
     index: int,
     segment: str,
     sampled: dict[tuple[int, bool], list[Sample]],
-) -> tuple[MessageSpec | None, list[Problem]]:
+) -> tuple[MessageSpec | None, list[Problem | _TemplateMistake]]:
     step = item.playbook.steps[index]
     variant = step.variants.get(segment)
     loc: tuple[str | int, ...]
@@ -198,8 +222,7 @@ def _compile(
         references = templates.references(name, text)
         variables = templates.variables(name, text)
     except TemplateProblem as exc:
-        where = f"step {step.id!r}, segment {segment!r}"
-        return None, [_template_problem(item, templates, field, exc.failure, where)]
+        return None, [_template_problem(item, templates, field, exc.failure, step)]
     per_target = variables is None or not variables.isdisjoint(TARGET_VARIABLES)
     reads_checkins = variables is None or "checkin" in variables
     spec = MessageSpec(template, name, attachments, per_target, references, reads_checkins)
@@ -220,9 +243,8 @@ def _render_samples(
     segment: str,
     sends: list[Sample],
     field: tuple[str | int, ...],
-) -> tuple[MessageSpec | None, list[Problem]]:
+) -> tuple[MessageSpec | None, list[Problem | _TemplateMistake]]:
     """Render the message for each sample send; stop at the first problem."""
-    where = f"step {step.id!r}, segment {segment!r}"
     for number, sample in enumerate(sends):
         context = _sample_context(item.playbook, step, segment, sample)
         try:
@@ -230,7 +252,7 @@ def _render_samples(
         except TemplateProblem as exc:
             # An error only some days meet says which: the first sample rendered fine.
             when = "" if number == 0 else f", {sample.describe()}"
-            return None, [_template_problem(item, templates, field, exc.failure, where + when)]
+            return None, [_template_problem(item, templates, field, exc.failure, step, when)]
         if limits.utf8_len(rendered) > limits.MASS_TEXT_MAX_BYTES:
             size = limits.utf8_len(rendered)
             message = f"renders to {size} bytes on day {sample.day}; WeCom allows "
@@ -264,12 +286,13 @@ def _template_problem(
     templates: Templates,
     field: tuple[str | int, ...],
     failure: TemplateFailure,
-    where: str,
-) -> Problem:
+    step: Step,
+    when: str = "",
+) -> Problem | _TemplateMistake:
     path, line, col = _failure_position(item, templates, field, failure)
     if failure.file is not None and failure.line == 0:  # the reference in the playbook
         return Problem(path, line, col, failure.message)
-    return Problem(path, line, col, f"{failure.message} ({where})")
+    return _TemplateMistake(path, line, col, failure.message, step.id, when)
 
 
 def _failure_position(
@@ -278,16 +301,34 @@ def _failure_position(
     field: tuple[str | int, ...],
     failure: TemplateFailure,
 ) -> tuple[str, int, int]:
-    """Where to report a template failure: the template file's line; for inline text the
-    line inside the YAML scalar; for a file that is missing, the playbook's reference."""
+    """Where to report a template failure: the template file's line (and the column of the
+    misspelt name, if known); for inline text the line inside the YAML scalar, and the column
+    of the name when it is found there; for a file that is missing, the playbook's reference."""
     if failure.file is not None and failure.line != 0:
-        return str(templates.source_path(failure.file)), failure.line, 1
+        return str(templates.source_path(failure.file)), failure.line, failure.col or 1
     base = item.problem(field, "")
     if failure.line == 0:
         return base.path, base.line, base.col
     value = str(_value(item, field))
     line, col = scalar_line(item.text, base.line, base.col, value, failure.line)
+    if failure.name and (failure.line == 1 or (line, col) != (base.line, base.col)):
+        col = _name_column(item.text, line, col, value, failure) or col
     return base.path, line, col
+
+
+def _name_column(source: str, line: int, col: int, value: str, failure: TemplateFailure) -> int:
+    """The column of `failure.name` on YAML line `line`, which writes the template's line from
+    `col`: its nth occurrence there, as on the template line (quoting or escapes may shift it);
+    0 when the YAML line has fewer."""
+    text_line = value.split("\n")[failure.line - 1]
+    nth = text_line[: failure.col - 1].count(failure.name)
+    written = source.splitlines()[line - 1]
+    at = col - 2
+    for _ in range(nth + 1):
+        at = written.find(failure.name, at + 1)
+        if at < 0:
+            return 0
+    return at + 1
 
 
 def _value(item: SourcedPlaybook, loc: tuple[str | int, ...]) -> object:

@@ -9,19 +9,23 @@ Whatever goes wrong while compiling or rendering — a Jinja error, `1 / 0`, a f
 wrong type, a missing or unreadable included file — becomes a `TemplateProblem` naming the
 template file and line, so `botops validate` reports it and the planner skips that one send.
 That includes the sandbox refusing a `*` or `**` whose result would be absurdly large (a typo
-like `{{ "=" * 1000000000 }}` would otherwise take gigabytes, for every group).
+like `{{ "=" * 1000000000 }}` would otherwise take gigabytes, for every group). A misspelt
+variable, attribute or key, filter or test is named with its column and what was probably
+meant: `vars has no 'book_lst_url' (did you mean 'book_list_url'?)`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     FileSystemLoader,
@@ -31,6 +35,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateRuntimeError,
     Undefined,
+    UndefinedError,
     meta,
     nodes,
 )
@@ -38,7 +43,9 @@ from jinja2.environment import Environment
 from jinja2.exceptions import SecurityError, TemplatesNotFound, TemplateSyntaxError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
 
+from botops.suggest import did_you_mean
 from botops.wecom import limits
 
 _CN_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -200,6 +207,33 @@ def _check_power(base: object, exponent: object) -> None:
         raise _refused(f"`**` would make a number of up to {digits:,} digits", "digits")
 
 
+class _Missing(UndefinedError):
+    """An undefined value was used: keeps what was looked up (`name`) in what (`obj`; `missing`
+    for a variable), which Jinja's message alone does not say, for `_named`."""
+
+    def __init__(self, message: str, obj: Any, name: object) -> None:
+        super().__init__(message)
+        self.obj = obj
+        self.name = name
+
+
+class _Undefined(StrictUndefined):
+    """StrictUndefined raising `_Missing` (Jinja raises `exc` with the message only)."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = missing,
+        name: str | None = None,
+        exc: type[TemplateRuntimeError] = UndefinedError,
+    ) -> None:
+        if exc is UndefinedError and hint is None:  # not the sandbox's "unsafe" refusals
+            exc = cast(type[TemplateRuntimeError], functools.partial(_Missing, obj=obj, name=name))
+        super().__init__(hint, obj, name, exc)
+
+
 class UnreadableTemplate(TemplateError):
     """A template file that is not UTF-8 text (or cannot be read at all)."""
 
@@ -232,11 +266,14 @@ class _Loader(FileSystemLoader):
 @dataclass(frozen=True, slots=True)
 class TemplateFailure:
     """Where a template went wrong: `file` is None for inline `text:` templates; `line` 0 when
-    no line is to blame (the file itself is missing)."""
+    no line is to blame (the file itself is missing); `col` 0 unless the misspelt `name` the
+    message is about is written once on that line, at `col`."""
 
     file: str | None
     line: int
     message: str
+    col: int = 0
+    name: str = ""
 
 
 class TemplateProblem(Exception):
@@ -252,6 +289,9 @@ class TemplateProblem(Exception):
 
 _REFERENCE_NODES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
 
+# Inline `text:` templates' source (Jinja keeps none), to find a misspelt name on its line.
+_INLINE_SOURCES: weakref.WeakKeyDictionary[Template, str] = weakref.WeakKeyDictionary()
+
 
 class Templates:
     """Compiles and renders message templates from one templates folder."""
@@ -262,7 +302,7 @@ class Templates:
         self.root = templates_dir
         self.env = _Sandbox(
             loader=_Loader(templates_dir),
-            undefined=StrictUndefined,
+            undefined=_Undefined,
             finalize=_refuse_none,
             autoescape=False,  # plain-text chat messages, not HTML
             trim_blocks=True,
@@ -284,11 +324,12 @@ class Templates:
             if text is not None:
                 if (cached := self._inline.get(text)) is None:
                     cached = self._inline[text] = self.env.from_string(text)
+                    _INLINE_SOURCES[cached] = text
                 return cached
             assert name is not None
             return self.env.get_template(name)
         except Exception as exc:  # also e.g. RecursionError on absurdly nested blocks
-            raise TemplateProblem(_failure(exc, name, self.env)) from None
+            raise TemplateProblem(_failure(exc, name, self.env, text=text)) from None
 
     def variables(self, name: str | None, text: str | None) -> frozenset[str] | None:
         """The context variables a template reads, or None when that cannot be known (it
@@ -343,7 +384,7 @@ class Templates:
         except TemplateNotFound:
             return None
         except Exception as exc:
-            raise TemplateProblem(_failure(exc, name, self.env)) from None
+            raise TemplateProblem(_failure(exc, name, self.env, text=text)) from None
 
     def all_names(self) -> frozenset[str]:
         return frozenset(str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
@@ -361,7 +402,9 @@ class Templates:
             return template.render(context).strip()
         except Exception as exc:  # any exception: see above
             where = _failing_frame(template, name)
-            raise TemplateProblem(_failure(exc, name, template.environment, where)) from None
+            text = _INLINE_SOURCES.get(template)
+            failure = _failure(exc, name, template.environment, where, context, text)
+            raise TemplateProblem(failure) from None
 
 
 def _referenced(tree: nodes.Template) -> Iterator[tuple[int, list[str] | None, bool]]:
@@ -376,15 +419,22 @@ def _referenced(tree: nodes.Template) -> Iterator[tuple[int, list[str] | None, b
 
 
 def _failure(
-    exc: BaseException, name: str | None, env: Environment, at: tuple[str | None, int] | None = None
+    exc: BaseException,
+    name: str | None,
+    env: Environment,
+    at: tuple[str | None, int] | None = None,
+    context: Mapping[str, Any] | None = None,
+    text: str | None = None,
 ) -> TemplateFailure:
-    """What went wrong compiling or rendering template `name` (None: inline text), and where.
+    """What went wrong compiling or rendering template `name` (None: inline `text`), and where.
 
     `at` is the file and line being rendered when `exc` was raised; None while compiling,
-    where a failure without a line of its own is the template's (a missing file: line 0)."""
+    where a failure without a line of its own is the template's (a missing file: line 0).
+    `context` is what was rendered: the names a misspelt variable may have meant."""
     if isinstance(exc, TemplateSyntaxError):  # at render time, maybe in an included file
         file = _template_name(env, exc.filename) if exc.filename else name
-        return TemplateFailure(file, exc.lineno, f"template syntax: {exc.message}")
+        failure = TemplateFailure(file, exc.lineno, f"template syntax: {exc.message}")
+        return _named(failure, exc, env, context, exc.source)
     if isinstance(exc, UnreadableTemplate):
         return TemplateFailure(exc.name, exc.line, str(exc))
     file, line = at if at is not None else (name, 0)
@@ -398,7 +448,119 @@ def _failure(
         message = str(exc)
     else:
         message = _describe(exc)
-    return TemplateFailure(file, line, message)
+    return _named(TemplateFailure(file, line, message), exc, env, context, text)
+
+
+# Jinja's "No filter named 'x'." (compiling) or "... found." (rendering, in an `if` branch).
+_UNKNOWN = re.compile(r"No (filter|test) named '(\w+)'")
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # as Jinja counts lines
+_DELIMITER = re.compile(r"\{\{|\{%|\}\}|%\}")
+# Where a name is not a variable: after `.` (an attribute), `|` (a filter), `is` (a test).
+_NOT_A_VARIABLE = re.compile(r"(?:[.|]|\bis(?:\s+not)?)\s*$")
+# A variable path ending where an attribute is looked up: `vars.lectures[0]`, not `f(x).y`.
+_PATH = re.compile(
+    r"(?<![\w.)\]'\"])[A-Za-z_]\w*"
+    r"(?:\s*\.\s*[A-Za-z_]\w*|\s*\[\s*(?:\d+|'[^']*'|\"[^\"]*\")\s*\])*\s*$"
+)
+
+
+def _named(
+    failure: TemplateFailure,
+    exc: BaseException,
+    env: Environment,
+    context: Mapping[str, Any] | None,
+    text: str | None,
+) -> TemplateFailure:
+    """`failure` saying what a misspelt variable, attribute or key, filter or test probably
+    meant, with the column where it is written (when once on its line). `text` is the source
+    of inline text (`failure.file` None)."""
+    obj: Any = missing
+    if isinstance(exc, _Missing) and isinstance(exc.name, str):
+        kind, name, obj = ("variable" if exc.obj is missing else "attribute"), exc.name, exc.obj
+    elif isinstance(exc, TemplateError) and (unknown := _UNKNOWN.match(exc.message or "")):
+        kind, name = unknown[1], unknown[2]
+    else:
+        return failure
+    source = text if failure.file is None else _read(env, failure.file)
+    lines = _NEWLINE.split(source) if source is not None else []
+    line = lines[failure.line - 1] if 0 < failure.line <= len(lines) else ""
+    col, path = _written_at(_code(line), kind, name)
+    if kind == "variable":
+        known = [*(context or {}), *env.globals, *_assigned(env, source)]
+        message = f"{name!r} is undefined{did_you_mean(name, known)}"
+    elif kind == "attribute":
+        keys = _keys(obj)
+        hint = did_you_mean(name, keys or [])
+        message = f"{path} has no {name!r}{hint}" if path and keys is not None else f"{exc}{hint}"
+    else:
+        message = f"No {kind} named {name!r}"
+        message += did_you_mean(name, env.filters if kind == "filter" else env.tests)
+    return TemplateFailure(failure.file, failure.line, message, col, name if col else "")
+
+
+def _read(env: Environment, file: str) -> str | None:
+    try:
+        assert env.loader is not None
+        return env.loader.get_source(env, file)[0]
+    except Exception:  # only wanted to find a name on its line
+        return None
+
+
+def _code(line: str) -> str:
+    """A template line with all but its Jinja code (`{{ }}`, `{% %}`) blanked, columns kept;
+    a line in a tag spanning lines is code until the tag closes."""
+    marks = list(_DELIMITER.finditer(line))
+    inside = not marks or marks[0][0] in ("}}", "%}")
+    pieces, at = [], 0
+    for mark in [*marks, None]:
+        end = mark.start() if mark else len(line)
+        pieces.append(line[at:end] if inside else " " * (end - at))
+        if mark:
+            pieces.append(" " * len(mark[0]))
+            inside, at = mark[0] in ("{{", "{%"), mark.end()
+    return "".join(pieces)
+
+
+def _written_at(code: str, kind: str, name: str) -> tuple[int, str | None]:
+    """The 1-based column of `name` in a line's `code` and, for an attribute, the variable path
+    it is looked up in (`vars`); (0, None) unless it is written there exactly once."""
+    word = re.escape(name)
+    pattern = {
+        "variable": rf"(?<![\w.'\"])({word})(?!\w|\s*=(?!=))",  # not `name=` (an argument)
+        "attribute": rf"(?:\.\s*|\[\s*['\"])({word})(?!\w)",
+        "filter": rf"\|\s*({word})(?!\w)",
+        "test": rf"\bis\s+(?:not\s+)?({word})(?!\w)",
+    }[kind]
+    found = [
+        m
+        for m in re.finditer(pattern, code)
+        if kind != "variable" or not _NOT_A_VARIABLE.search(code[: m.start()])
+    ]
+    if len(found) != 1:
+        return 0, None
+    path = _PATH.search(code[: found[0].start()]) if kind == "attribute" else None
+    return found[0].start(1) + 1, re.sub(r"\s+", "", path[0]) if path else None
+
+
+def _keys(obj: object) -> list[str] | None:
+    """The names a mapping or dataclass (`vars`, `group`, `checkin`) has; None for others."""
+    if isinstance(obj, Mapping):
+        return [key for key in obj if isinstance(key, str)]
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return [field.name for field in fields(obj)]
+    return None
+
+
+def _assigned(env: Environment, source: str | None) -> set[str]:
+    """The names a template sets itself (`set`, `for`, macros and their arguments)."""
+    if source is None:
+        return set()
+    try:
+        tree = env.parse(source)
+    except Exception:  # only wanted for a hint
+        return set()
+    names = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    return names | {m.name for m in tree.find_all(nodes.Macro)}
 
 
 def _not_found(env: Environment, name: object) -> str:

@@ -67,7 +67,7 @@ def test_validate_reports_every_problem_and_exits_1(project, capsys):
         line.endswith("bad.yaml:4:1: unknown key 'audiance' (did you mean 'audience'?)")
         for line in err
     )
-    assert any("templates/hello.j2:1:1: 'gruop' is undefined" in line for line in err)
+    assert any("templates/hello.j2:1:4: 'gruop' is undefined" in line for line in err)
 
 
 def test_validate_strict_fails_on_warnings(project):

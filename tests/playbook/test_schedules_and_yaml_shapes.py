@@ -63,10 +63,10 @@ steps:
     ("text", "line", "col"),
     [
         pytest.param('"第一行 {{ day }}\\n第二行 {{ grop }}"', 8, 11, id="double-quoted-escape"),
-        pytest.param(">-\n      第一行\n\n      第二行 {{ grop }}", 11, 7, id="folded-blank-line"),
-        pytest.param("第一行\n      第二行\n\n      {{ grop }}", 11, 7, id="plain-multi-line"),
+        pytest.param(">-\n      第一行\n\n      第二行 {{ grop }}", 11, 14, id="folded-blank-line"),
+        pytest.param("第一行\n      第二行\n\n      {{ grop }}", 11, 10, id="plain-multi-line"),
         pytest.param(
-            ">\n      一\n      二\n        缩进\n      {{ grop }}", 12, 7, id="folded-indented"
+            ">\n      一\n      二\n        缩进\n      {{ grop }}", 12, 10, id="folded-indented"
         ),
     ],
 )
@@ -81,8 +81,8 @@ def test_an_error_in_an_inline_check_in_reply_is_on_its_line(build):
     reply = "  reply:\n    text: |\n      ✅ 成功\n      {{ result.pionts }}\n"
     _, problems = build({"demo.yaml": BASE + "checkin:\n  keywords: [打卡]\n" + reply})
     [problem] = errors(problems)
-    assert (problem.line, problem.col) == (14, 7)
-    assert "has no attribute 'pionts'" in problem.message
+    assert (problem.line, problem.col) == (14, 17)
+    assert "result has no 'pionts' (did you mean 'points'?)" in problem.message
 
 
 # --- the real schedule ---------------------------------------------------------------------
@@ -149,7 +149,7 @@ def test_a_cron_step_is_rendered_at_every_time_of_day_it_fires(build):
     text = "{% if time == '22:55' %}{{ vars.nope }}{% endif %}ok"
     _, problems = build({"demo.yaml": weekly("{cron: '*/5 8-22 * * *'}", text)})
     [problem] = errors(problems)
-    assert "has no attribute 'nope'" in problem.message
+    assert "vars has no 'nope'" in problem.message
 
 
 def test_a_cron_time_moved_by_daylight_saving_is_rendered(build):
@@ -159,7 +159,7 @@ def test_a_cron_time_moved_by_daylight_saving_is_rendered(build):
     yaml = weekly("{cron: '0,30 2 * * *'}", text) + "timezone: America/New_York\n"
     _, problems = build({"demo.yaml": yaml.replace("duration_days: 28", "duration_days: 100")})
     [problem] = errors(problems)
-    assert "has no attribute 'nope'" in problem.message
+    assert "vars has no 'nope'" in problem.message
 
 
 def test_a_step_that_never_fires_is_a_warning(build):

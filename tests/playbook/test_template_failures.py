@@ -195,7 +195,7 @@ def test_tested_and_defaulted_values_render(build):
                 "parts/footer.j2": "一\n二\n{{ vars.nope }}\n",
             },
             ("parts/footer.j2", 3),
-            "'dict object' has no attribute 'nope'",
+            "vars has no 'nope'",
             id="include-typo",
         ),
         pytest.param(

@@ -197,7 +197,7 @@ def test_a_valid_playbook_has_no_problems(build):
         pytest.param(
             BASE.replace("group.name", "gruop.name"),
             8,
-            11,
+            18,
             "'gruop' is undefined",
             id="inline-template-typo",
         ),
@@ -265,7 +265,7 @@ def test_template_file_typo_points_into_the_template(build):
     )
     [problem] = only_errors(problems)
     assert problem.path.endswith("templates/hello.j2")
-    assert (problem.line, problem.col) == (3, 1)
+    assert (problem.line, problem.col) == (3, 4)
     assert "'gruop' is undefined" in problem.message
     assert "step 'hello'" in problem.message
 
