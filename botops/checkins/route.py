@@ -12,8 +12,10 @@ when it is dated more than MAX_CLOCK_SKEW after now (SENT_IN_FUTURE: it would ta
 the member has not lived yet), its group is not stored (UNKNOWN_GROUP) or was dismissed
 before it was sent (GROUP_DISMISSED; one sent before still counts, however late it comes),
 its sender is staff in the group's roster (STAFF: staff remind, they do not check in; a
-sender not in the roster is a customer who joined since the last sync), or no check-in
-playbook runs for the group (NO_CHECKIN_PLAYBOOK).
+sender not in the roster is a customer who joined since the last sync), a check-in
+playbook selects the group but has given it no Day 1 yet (NOT_ENROLLED: with `anchor:
+enrolled` the daemon records Day 1 at its first planning round after the group entered the
+audience), or no check-in playbook selects the group (NO_CHECKIN_PLAYBOOK).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ SENT_IN_FUTURE = "sent_in_future"
 UNKNOWN_GROUP = "unknown_group"
 GROUP_DISMISSED = "group_dismissed"
 STAFF = "staff"
+NOT_ENROLLED = "not_enrolled"
 NO_CHECKIN_PLAYBOOK = "no_checkin_playbook"
 
 
@@ -120,9 +123,13 @@ def route(
     if sender is not None and sender.member_type == STAFF_MEMBER:
         return Routed([], STAFF, "staff members do not check in")
     decisions = []
+    waiting = []  # check-in playbooks selecting the group that gave it no Day 1 yet
     for playbook in library.playbooks:
+        if playbook.checkin is None or not selects(playbook, target):
+            continue
         first = active_since(playbook, target, tz_default)
-        if first is None or playbook.checkin is None:
+        if first is None:
+            waiting.append(playbook.id)
             continue
         tz = ZoneInfo(playbook.timezone or tz_default)
         decision = apply(
@@ -145,7 +152,18 @@ def route(
             points=decision.total,
         )
         decisions.append(Scored(playbook, target, first, decision))
-    return Routed(decisions, "" if decisions else NO_CHECKIN_PLAYBOOK)
+    if decisions:
+        return Routed(decisions)
+    if waiting:
+        detail = f"group {message.chat_id} under {', '.join(waiting)}"
+        log.info(
+            "checkins.not_enrolled",
+            chat_id=message.chat_id,
+            msgid=message.msgid,
+            playbooks=waiting,
+        )
+        return Routed([], NOT_ENROLLED, detail)
+    return Routed([], NO_CHECKIN_PLAYBOOK)
 
 
 def active_since(playbook: Playbook, target: Target, tz_default: str) -> date | None:
@@ -160,9 +178,14 @@ def playbook_day_one(playbook: Playbook, target: Target, tz_default: str) -> dat
     matching, a Day 1 known), else None; with or without a check-in rule. Day 1 is the
     planner's (planning.targets.day_one): a fixed date, the group's creation, else its
     recorded enrolment."""
-    if not playbook.enabled or not matches(playbook.audience, target):
+    if not selects(playbook, target):
         return None
     return day_one(playbook, target, ZoneInfo(playbook.timezone or tz_default))
+
+
+def selects(playbook: Playbook, target: Target) -> bool:
+    """Whether `playbook` runs for the group once it has a Day 1: enabled, audience matching."""
+    return playbook.enabled and matches(playbook.audience, target)
 
 
 def playbook_last_day(playbook: Playbook, first: date) -> date | None:

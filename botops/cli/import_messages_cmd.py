@@ -19,6 +19,7 @@ from botops.checkins.message import Message
 from botops.checkins.route import (
     GROUP_DISMISSED,
     NO_CHECKIN_PLAYBOOK,
+    NOT_ENROLLED,
     SENT_IN_FUTURE,
     STAFF,
     UNKNOWN_GROUP,
@@ -32,7 +33,7 @@ SOURCE = "import"
 
 WHY_NOT_SCORED = {
     Outcome.NOT_CHECKIN: "not a check-in (no keyword matched)",
-    Outcome.DUPLICATE: "scored before",
+    Outcome.DUPLICATE: "already scored (the same message imported or received before)",
     Outcome.OUTSIDE_WINDOW: "outside the check-in window",
     Outcome.NOT_STARTED: "before the challenge's Day 1",
     Outcome.FINISHED: "after the challenge's last day",
@@ -42,8 +43,13 @@ WHY_NOT_SCORED = {
     UNKNOWN_GROUP: "in a group botops does not know (run botops sync)",
     GROUP_DISMISSED: "sent after the group was dismissed",
     STAFF: "sent by staff",
+    NOT_ENROLLED: "in a group not started yet (no Day 1: run botops run, or botops run --once,"
+    " first)",
     NO_CHECKIN_PLAYBOOK: "in a group no check-in playbook selects",
 }
+# Details that only repeat their reason in other words: no example is shown for them.
+# (A msgid scored for another member or group is a duplicate whose detail says so.)
+SAID_ALREADY = {(Outcome.DUPLICATE, "this message already scored")}
 
 
 def register(sub: Any) -> None:
@@ -106,6 +112,8 @@ def not_scored_lines(tally: Tally) -> list[str]:
     lines = []
     for reason, count in tally.not_scored.most_common():
         example = tally.example.get(reason)
+        if (reason, example) in SAID_ALREADY:
+            example = None
         why = WHY_NOT_SCORED.get(reason, reason)
         lines.append(f"{count} {why}" + (f" (e.g. {example})" if example else ""))
     return lines

@@ -6,6 +6,11 @@ system clock here, at the edge, in the playbook's timezone: the playbook is only
 (botops.playbook.loader.load_paths), not compiled with its templates, so a broken template or
 another playbook's error never blocks reading or correcting points. When the playbook is not
 given or not found in `sops_dir`, `settings.timezone` is used.
+
+A `--playbook` or `--group` nothing knows is refused, naming it (with a near match when there
+is one): a typo must not read "no points yet". Known playbooks are those in `sops_dir` (parsed
+or not) and those the database has rows of; known groups are the stored ones (dismissed
+too) and those the ledger has rows of.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from botops.cli import common
 from botops.clock import Clock, SystemClock
@@ -32,6 +37,8 @@ from botops.preview.table_view import clean
 from botops.reports.table_view import columns
 from botops.store import ledger
 from botops.store.db import open_database, session
+from botops.store.models import GroupRecord, LedgerEntry, MassTask, OutboxRow
+from botops.suggest import did_you_mean
 
 FIELDS = ("rank", "name", "member_id", "points", "streak", "checkin_days")
 
@@ -100,6 +107,7 @@ def run_board(args: argparse.Namespace) -> int:
     engine = common.existing_database(settings.database_url)
     try:
         with session(engine) as s:
+            _check_scope(s, settings, args.playbook, args.group)
             rows = ledger.standings(s, playbook=args.playbook, chat_id=args.group, today=today)
     finally:
         engine.dispose()
@@ -238,6 +246,35 @@ def _resolve_scope(
 
 
 # --- shared -------------------------------------------------------------------------------
+
+
+def _check_scope(s: Session, settings: Settings, playbook: str | None, group: str | None) -> None:
+    """Refuse a --playbook or --group that neither sops_dir nor the database knows."""
+    if playbook is not None:
+        sourced, _problems = load_paths([settings.sops_dir])  # a broken one is still known
+        known = {item.playbook.id for item in sourced}
+        for table in (LedgerEntry, MassTask, OutboxRow):
+            known.update(s.exec(select(table.playbook).distinct()))
+        if playbook not in known:
+            names = ", ".join(sorted(known)) or f"none in {settings.sops_dir} or the database"
+            hint = did_you_mean(playbook, sorted(known)) or f" (known: {names})"
+            raise BotopsError(f"unknown playbook {playbook!r}{hint}")
+    if group is not None:
+        names_by_id = {row.chat_id: row.name for row in s.exec(select(GroupRecord))}
+        ledger_groups = set(s.exec(select(LedgerEntry.chat_id).distinct()))
+        if group in names_by_id or group in ledger_groups:
+            return
+        # A group's name given for its chat id is a near match too.
+        by_name = {name: chat for chat, name in names_by_id.items() if name}
+        if group in by_name:
+            hint = f" (did you mean {by_name[group]!r}, the chat id of {group}?)"
+        else:
+            # Chat ids share a long corp prefix: only a character or two off is near.
+            hint = did_you_mean(group, sorted(set(names_by_id) | ledger_groups), cutoff=0.9)
+        raise BotopsError(
+            f"unknown group {group!r}: not in the local store or the ledger{hint}"
+            + ("" if hint else " (`botops groups list` shows the stored groups)")
+        )
 
 
 def _timezone(settings: Settings, playbook_id: str | None) -> ZoneInfo:

@@ -15,6 +15,11 @@ the command says who must confirm. `--via robot` posts at once through the group
 against the built-in simulator. With credentials `--to` is required, whatever `wecom.api_base`
 is (a proxy or mirror reaches the same customers): without it the test would go to `--group`,
 a customer group.
+
+A group the campaign never sends the step to — not in the playbook's audience, or the
+playbook disabled — is still rendered and sent (a test tool: a playbook may be tried before
+its groups are tagged), with a warning on standard error: the rendering is not what any
+group receives.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from botops.config import Settings
 from botops.errors import BotopsError, TargetsError
 from botops.planning.render_one import RenderedMessage, render_step
 from botops.planning.sends import send_key
-from botops.planning.targets import Target, load_targets
+from botops.planning.targets import Target, load_targets, matches
 from botops.playbook.library import PlaybookLibrary
+from botops.playbook.model import Playbook
 from botops.playbook.templates import TemplateProblem
 from botops.senders.base import Outgoing, Receipt
 from botops.senders.robot import RobotSender, load_robot_keys
@@ -54,12 +60,17 @@ def register(sub: Any) -> None:
         "send-test",
         help="render one step for a group and send it now (mass task or group robot)",
         description="Render a playbook step for one group on day N and send it now, to check "
-        "it on a phone. A mass send still waits for the group owner's confirmation in WeCom.",
+        "it on a phone. A mass send still waits for the group owner's confirmation in WeCom. "
+        "A group outside the playbook's audience (or a disabled playbook) is still sent to, "
+        "with a warning on standard error: the campaign never sends that group this step.",
     )
     parser.add_argument("playbook", metavar="PLAYBOOK", help="playbook id, or a playbook file")
     parser.add_argument("step", metavar="STEP", help="step id")
     parser.add_argument(
-        "--group", required=True, metavar="CHAT_ID", help="render the message for this group"
+        "--group",
+        required=True,
+        metavar="CHAT_ID",
+        help="render the message for this group (one outside the playbook's audience: a warning)",
     )
     parser.add_argument(
         "--to",
@@ -145,6 +156,9 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
         )
     print(_rendered_as(message, args.day))
     source = next(s for s in library.sourced if s.playbook.id == playbook_id)
+    warning = _not_sent_by_campaign(source.playbook, groups[args.group])
+    if warning:
+        print(f"warning: {warning}; sending the test anyway", file=sys.stderr)
     step = next(s for s in source.playbook.steps if s.id == args.step)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     outgoing = Outgoing(
@@ -160,6 +174,20 @@ def _prepare(args: argparse.Namespace, settings: Settings, clock: Clock) -> _Tes
         expires_at=now + (step.expires_after or settings.send_policy.expires_after),
     )
     return _Test(outgoing, to)
+
+
+def _not_sent_by_campaign(playbook: Playbook, group: Target) -> str:
+    """Why the campaign never sends `playbook` to `group`, or "" when it may."""
+    name = f" ({group.name})" if group.name else ""
+    if not playbook.enabled:
+        return f"playbook {playbook.id} is disabled (enabled: false): it sends nothing"
+    if not matches(playbook.audience, group):
+        tags = ", ".join(sorted(group.tags)) or "none"
+        return (
+            f"group {group.id}{name} is not in the audience of {playbook.id} (its tags: "
+            f"{tags}): the campaign never sends this step to it"
+        )
+    return ""
 
 
 def _rendered_as(message: RenderedMessage, day: int | None) -> str:

@@ -12,7 +12,14 @@ from zoneinfo import ZoneInfo
 
 from botops.reports import svg
 from botops.reports.inactivity import State
-from botops.reports.report import GroupRow, Leaderboard, OutcomeRow, PlaybookRates, Report
+from botops.reports.report import (
+    GroupRow,
+    Leaderboard,
+    OutcomeRow,
+    PlaybookRates,
+    Report,
+    percent,
+)
 
 OUTCOME_LABELS = {
     "sent": "已发送",
@@ -142,8 +149,8 @@ def _rates(rates: Sequence[PlaybookRates]) -> str:
         latest = item.days[-1]
         cards.append(
             f'<div class="card"><h3>{escape(item.name)} <code>{escape(item.playbook)}</code></h3>'
-            f'<p class="meta">平均 <b>{average:.0%}</b> · 第 {latest.day} 天 '
-            f"{latest.checked}/{latest.members}（{latest.rate:.0%}）</p>"
+            f'<p class="meta">平均 <b>{percent(average)}</b> · 第 {latest.day} 天 '
+            f"{latest.checked}/{latest.members}（{percent(latest.rate)}）</p>"
             f"{svg.rate_chart(item.days)}</div>"
         )
     return f"{head}{''.join(cards)}</section>"

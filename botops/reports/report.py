@@ -101,6 +101,20 @@ class GroupRow:
     flagged_since: datetime | None
 
 
+def percent(share: float) -> str:
+    """A share (0..1) in words a reader can trust: whole percent from 10 % to 99 %, one
+    decimal nearer the ends, so a share that is not nothing never reads 0% and one short
+    of everybody never reads 100% (1 of 328: 0.3%; 1 of 5,000: <0.1%; 327 of 328: 99.7%)."""
+    if share <= 0 or share >= 1 or 0.1 <= share <= 0.99:
+        return f"{share:.0%}"
+    text = f"{share:.1%}"
+    if text == "0.0%":
+        return "<0.1%"
+    if text == "100.0%":
+        return ">99.9%"
+    return text.replace(".0%", "%")  # 5.0% -> 5%, 9.96% -> 10%
+
+
 @dataclass(frozen=True, slots=True)
 class DayRate:
     day: int  # playbook day number (Day 1 = 1)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 
 from botops.reports.activity import DayActivity
-from botops.reports.report import DayRate
+from botops.reports.report import DayRate, percent
 
 MESSAGES_COLOR = "#0969da"
 CHECKINS_COLOR = "#1a7f37"
@@ -89,7 +89,7 @@ def rate_chart(days: Sequence[DayRate], *, width: int = 760, height: int = 200) 
     parts = [_open(frame, "每天打卡率"), *_grid(frame, 1.0, 4, lambda v: f"{v:.0%}")]
     for i, day in enumerate(days):
         x = frame.left + slot * i + slot / 2
-        tip = f"第 {day.day} 天：{day.checked}/{day.members} 人打卡（{day.rate:.0%}），{day.groups} 个群"
+        tip = f"第 {day.day} 天：{day.checked}/{day.members} 人打卡（{percent(day.rate)}），{day.groups} 个群"
         parts.append(_bar(x - bar / 2, bar, frame.y(day.rate, 1.0), frame, CHECKINS_COLOR, tip))
         if i % label_every == 0:
             parts.append(_x_label(x, frame, str(day.day)))
@@ -133,7 +133,7 @@ def stacked_bar(
         w = width * n / total
         rects.append(
             f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{color}">'
-            f"<title>{escape(label)} {n}（{n / total:.0%}）</title></rect>"
+            f"<title>{escape(label)} {n}（{percent(n / total)}）</title></rect>"
         )
         x += w
     return (

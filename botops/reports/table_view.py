@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 from botops.preview.table_view import clean, display_width, pad, truncate
-from botops.reports.report import OUTCOMES, DayRate, Report
+from botops.reports.report import OUTCOMES, DayRate, Report, percent
 
 OUTCOME_NAMES = {
     "sent": "sent",
@@ -89,7 +89,7 @@ def _groups(report: Report) -> list[str]:
 def _rates(days: Sequence[DayRate]) -> list[str]:
     shown = days[-RATE_DAYS_SHOWN:]
     rows = [
-        [f"day {d.day}", str(d.checked), str(d.members), f"{d.rate:.0%}", str(d.groups)]
+        [f"day {d.day}", str(d.checked), str(d.members), percent(d.rate), str(d.groups)]
         for d in shown
     ]
     lines = columns(["day", "checked in", "members", "rate", "groups"], rows, numeric={1, 2, 3, 4})

@@ -106,8 +106,9 @@ class Tally:
     """What scoring a batch did: check-ins (and make-ups) scored, and why the rest did not
     score: a decision's Outcome (`not_checkin`, `outside_window`, ...) or, for a message no
     playbook decided on, the router's reason (`sent_in_future`, `unknown_group`,
-    `group_dismissed`, `staff`, `no_checkin_playbook`: botops.checkins.route). A forwarder (or ops person) whose messages score nothing
-    can tell a late check-in from a missing `botops sync`."""
+    `group_dismissed`, `staff`, `not_enrolled`, `no_checkin_playbook`: botops.checkins.route).
+    A forwarder (or ops person) whose messages score nothing can tell a late check-in from a
+    missing `botops sync`."""
 
     checkins: int = 0
     not_scored: Counter[str] = field(default_factory=Counter)

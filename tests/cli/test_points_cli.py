@@ -278,9 +278,14 @@ def test_an_empty_ledger_says_so(empty: Ops, capsys: pytest.CaptureFixture[str])
     assert "no points yet (group wrA)" in captured.err
 
 
-def test_an_unknown_scope_has_no_points(ops: Ops, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ops.cli("points", "--playbook", "nope") == 0
-    assert capsys.readouterr().out == "no points yet (playbook nope)\n"
+def test_an_unknown_scope_is_refused_not_empty(
+    ops: Ops, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A typo must not read "no points yet" (tests/cli/test_tour_followups.py has the rest).
+    assert ops.cli("points", "--playbook", "nope") == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "botops: unknown playbook 'nope' (known: daily, reading)\n"
 
 
 # --- adjustments --------------------------------------------------------------------------
