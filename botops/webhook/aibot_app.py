@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -43,6 +44,7 @@ from botops.webhook.replies import (
     decrypted,
     not_configured_routes,
     refused,
+    store_failed,
 )
 
 log = structlog.get_logger()
@@ -92,7 +94,10 @@ async def _receive(ctx: _Context, request: Request) -> Response:
     except MalformedCallback as exc:
         return refused(400, exc, route=PATH)
     received = ctx.clock.now()
-    row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
+    try:
+        row_id = await asyncio.to_thread(_store, ctx.engine, bot, plain, received)
+    except SQLAlchemyError as exc:
+        return store_failed(exc, route=PATH)
     bound = log.bind(kind=KIND, group=bot.chat_id, key=bot.dedup_key)
     if row_id is None:  # a redelivery: the first delivery was (or will be) answered
         bound.info("callback", outcome="duplicate")

@@ -4,7 +4,8 @@
     POST /wecom/callback   an encrypted XML event: verify, decode, store, answer 200
 
 Request in: query string and a size-capped body. Answer out: 200, or a generic 400 / 401 /
-413 / 503 whose reason goes to the log only (never the token, key or decrypted text).
+413 / 503 whose reason goes to the log only (never the token, key or decrypted text; 503 is
+the database failing to store a genuine callback, which WeCom then delivers again).
 Deciding whether a callback is genuine is botops.webhook.verify's job, decoding is
 botops.webhook.decode's; this module only converts and stores. The event is stored before
 WeCom gets its 200 (insert-or-ignore on its dedup key, so a redelivery is answered 200 and
@@ -21,6 +22,7 @@ from datetime import timedelta
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,6 +41,7 @@ from botops.webhook.replies import (
     decrypted,
     not_configured_routes,
     refused,
+    store_failed,
 )
 
 log = structlog.get_logger()
@@ -93,7 +96,10 @@ async def _receive(ctx: _Context, request: Request) -> Response:
     group = event.chat_id if isinstance(event, ExternalChatEvent) else None
     payload = plain.decode("utf-8", errors="replace")
     # Committed before the answer; concurrent requests share a commit (see CallbackWriter).
-    row_id = await ctx.writer.store(NewCallback(key, kind, group, payload, ctx.clock.now()))
+    try:
+        row_id = await ctx.writer.store(NewCallback(key, kind, group, payload, ctx.clock.now()))
+    except SQLAlchemyError as exc:
+        return store_failed(exc, route=PATH)
     new = row_id is not None
     log.info("callback", kind=kind, group=group, key=key, outcome="stored" if new else "duplicate")
     task = BackgroundTask(ctx.on_stored) if new and ctx.on_stored is not None else None

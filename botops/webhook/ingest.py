@@ -36,7 +36,7 @@ from botops.clock import Clock
 from botops.config import IngestSettings
 from botops.playbook.library import PlaybookLibrary
 from botops.store.db import session
-from botops.webhook.body import read_capped
+from botops.webhook.body import BodyRefused, read_capped
 
 log = structlog.get_logger()
 
@@ -86,7 +86,7 @@ def parse_batch(body: bytes) -> list[Message]:
     """The request body as messages; RecordError on anything malformed."""
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, an int over 4,300 digits
         raise RecordError(f"body is not JSON: {exc}") from None
     except RecursionError:  # [[[[...: Python's parser gives up long before any limit of ours
         raise RecordError("body is not JSON: nested too deeply") from None
@@ -162,10 +162,12 @@ def ingest_routes(
         if settings.secret is None:
             log.error("ingest.unavailable", hint="set ingest.secret")
             return PlainTextResponse("ingest is not configured", status_code=503)
-        body = await read_capped(request, settings.max_body_bytes)
-        if body is None:
-            log.warning("ingest.refused", status=413, reason="body too large")
-            return PlainTextResponse("payload too large", status_code=413)
+        try:
+            body = await read_capped(request, settings.max_body_bytes)
+        except BodyRefused as exc:
+            log.warning("ingest.refused", status=exc.status, reason=exc.reason)
+            answer = "payload too large" if exc.status == 413 else "bad request"
+            return PlainTextResponse(answer, status_code=exc.status)
         expected = signature(settings.secret.get_secret_value(), body)
         given = request.headers.get(HEADER, "")
         if not hmac.compare_digest(expected.encode(), given.encode()):

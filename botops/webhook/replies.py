@@ -1,7 +1,9 @@
 """HTTP answers and routes shared by the callback routes (`/wecom/callback`, `/wecom/aibot`).
 
 Refusals are generic (401 / 400 / 413 / 503): the reason goes to the log only, never the
-token, key or decrypted text.
+token, key or decrypted text. A database failure while storing is a generic 503 too (WeCom
+retries), logged in the database's words without the SQL's parameters (the decrypted
+payload, a member's message, a response_url).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ from datetime import datetime, timedelta
 
 import structlog
 from pydantic import SecretStr
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from botops.clock import Clock
 from botops.errors import BotopsError
-from botops.webhook.body import read_capped
+from botops.store.db import database_error
+from botops.webhook.body import BodyRefused, read_capped
 from botops.webhook.crypto import CallbackCrypto
 from botops.webhook.errors import CallbackError, MalformedCallback
 from botops.webhook.safe import MAX_BODY_BYTES
@@ -78,9 +82,16 @@ def refused(status: int, exc: CallbackError, *, route: str) -> Response:
     return PlainTextResponse("unauthorized" if status == 401 else "bad request", status_code=status)
 
 
-def too_large(route: str) -> Response:
-    log.warning("webhook.refused", route=route, status=413, reason="body too large")
-    return PlainTextResponse("payload too large", status_code=413)
+def body_refused(exc: BodyRefused, *, route: str) -> Response:
+    log.warning("webhook.refused", route=route, status=exc.status, reason=exc.reason)
+    answer = "payload too large" if exc.status == 413 else "bad request"
+    return PlainTextResponse(answer, status_code=exc.status)
+
+
+def store_failed(exc: SQLAlchemyError, *, route: str) -> Response:
+    """A verified callback the database would not store: 503, so WeCom delivers it again."""
+    log.error("webhook.store_failed", route=route, status=503, error=database_error(exc))
+    return PlainTextResponse("unavailable", status_code=503)
 
 
 def url_verification(
@@ -114,11 +125,13 @@ async def decrypted(
     route: str,
 ) -> bytes | Response:
     """A POST callback's verified, decrypted payload — or the refusal to answer with: 413 for
-    an oversized body, 400 for a malformed envelope, 401 for a bad signature, a replay or a
-    failed decryption. `envelope` takes the ciphertext out of the body (XML or JSON)."""
-    body = await read_capped(request, MAX_BODY_BYTES)
-    if body is None:
-        return too_large(route)
+    an oversized body, 400 for a malformed envelope or a client gone mid-body, 401 for a bad
+    signature, a replay or a failed decryption. `envelope` takes the ciphertext out of the
+    body (XML or JSON)."""
+    try:
+        body = await read_capped(request, MAX_BODY_BYTES)
+    except BodyRefused as exc:
+        return body_refused(exc, route=route)
     try:
         encrypted = envelope(body)
     except MalformedCallback as exc:
