@@ -204,7 +204,9 @@ class SqliteLeadership:
     """An exclusive, non-blocking `flock` on `<database>.lock` (or `<dir>/botops.lock`)."""
 
     def __init__(self, data_dir_or_db_path: Path) -> None:
-        target = Path(data_dir_or_db_path)
+        # Resolved: a symlink to the database (another name for the same file) must find the
+        # same lock, or two daemons would each lead on one file.
+        target = Path(data_dir_or_db_path).resolve()
         self.path = (
             target / "botops.lock" if target.is_dir() else target.with_name(target.name + ".lock")
         )
@@ -232,8 +234,14 @@ class SqliteLeadership:
         """Synchronous `acquire()`, for `leadership_for`."""
         if self._fd is not None:
             return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only mount, another owner, a full disk: not a crash
+            raise LeadershipError(
+                f"cannot create the lock file {self.path}: {(exc.strerror or str(exc)).lower()}"
+                " (botops must be able to write the database's folder: data_dir, database.url)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,7 +11,7 @@ metrics, WeCom callbacks, AI-bot messages, message ingest).
     track        every tracking.poll_every: poll WeCom tasks, remind, expire (leader only)
     sync         every daemon.sync_every: re-sync groups                (leader only)
 
-SIGTERM / SIGINT: stop claiming, let the job in flight finish (at most
+SIGTERM / SIGINT / SIGHUP: stop claiming, let the job in flight finish (at most
 daemon.shutdown_grace), release leadership, stop the server, exit 0.
 """
 
@@ -23,6 +23,7 @@ import errno
 import functools
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 
 from botops import __version__
-from botops.clock import Clock
+from botops.clock import Clock, SystemClock
 from botops.config import Settings
 from botops.daemon.alerting import (
     alert_failed_sends,
@@ -50,7 +51,7 @@ from botops.daemon.reload import PlaybookSource, ReloadStatus
 from botops.daemon.runtime import Runtime, runtime
 from botops.daemon.store_metrics import unwatch_store, watch_store
 from botops.daemon.ticks import first_tick_on_system_clock
-from botops.errors import BotopsError, Problem, WeComError
+from botops.errors import BotopsError, ConfigError, Problem, WeComError
 from botops.playbook.library import PlaybookLibrary
 from botops.playbook.model import Playbook
 from botops.senders.alerts import send_alerts
@@ -72,6 +73,8 @@ log = structlog.get_logger()
 LEADERSHIP_EVERY_SECONDS = 5  # also the heartbeat's period (botops status)
 FORGET_DAEMONS_AFTER = timedelta(days=1)  # a crashed replica's heartbeat row, then deleted
 CANCEL_GRACE_SECONDS = 5.0
+# The wall clock moved this much more (or less) than time passed: the host's clock stepped.
+CLOCK_STEP = timedelta(seconds=30)
 
 
 class PortUnavailable(BotopsError):
@@ -140,6 +143,8 @@ class Service:
         )
         still_leader = functools.partial(self._still_leading, leadership)
         async with runtime(settings, self._clock, source.current, still_leader=still_leader) as rt:
+            await self._lead(leadership)
+            await self._first_beat(rt)  # a database it cannot write: refused, not run idle
             scheduler = self._scheduler(rt, source, leadership)
             gauges = watch_store(rt.engine)
             server = _EmbeddedServer(
@@ -153,6 +158,7 @@ class Service:
             freeze_startup_heap()
             server_task = asyncio.create_task(server.serve(sockets=[sock]))
             scheduler.start()
+            clock_watch = asyncio.create_task(self._watch_clock(scheduler))
             self._install_signal_handlers()
             log.info(
                 "daemon.started",
@@ -162,6 +168,7 @@ class Service:
             )
             _warn_customer_playbooks(rt.cycle.library().playbooks)
             await self._stop.wait()
+            clock_watch.cancel()
             await self._shutdown(rt, scheduler, leadership, server, server_task)
             unwatch_store(gauges)
         return 0
@@ -215,6 +222,31 @@ class Service:
         scheduler.add_job(start, id="start")
         return scheduler
 
+    async def _watch_clock(self, scheduler: AsyncIOScheduler) -> None:
+        """Keep the jobs' pace when the host's clock steps (NTP, a VM resumed, `date -s`).
+
+        APScheduler times jobs by the wall clock: stepped back an hour, every job (planning,
+        tracking, leadership, the heartbeat) would wait that hour; stepped forward, all run at
+        once. So each step is measured against monotonic time and the jobs are moved by it;
+        planning keeps to the round times of the clock as it now reads."""
+        wall, elapsed = SystemClock().now(), time.monotonic()
+        while True:
+            await asyncio.sleep(LEADERSHIP_EVERY_SECONDS)
+            now, monotonic = SystemClock().now(), time.monotonic()
+            step = (now - wall) - timedelta(seconds=monotonic - elapsed)
+            wall, elapsed = now, monotonic
+            if abs(step) < CLOCK_STEP:
+                continue
+            log.warning("daemon.clock_stepped", seconds=round(step.total_seconds()))
+            for job in scheduler.get_jobs():
+                if job.next_run_time is None:  # paused (shutting down)
+                    continue
+                if job.id == "plan":
+                    every = self._settings.daemon.plan_every
+                    job.modify(next_run_time=first_tick_on_system_clock(self._clock, every))
+                else:
+                    job.modify(next_run_time=job.next_run_time + step)
+
     async def _still_leading(self, leadership: Leadership) -> bool:
         """Asked before every leader job and every batch of sends: a partitioned ex-leader
         must stop before a standby can take over."""
@@ -251,6 +283,20 @@ class Service:
             self._beat_failing = True
         else:
             self._beat_failing = False
+
+    async def _first_beat(self, rt: Runtime) -> None:
+        """The first heartbeat, before any job: a database botops can read but not write (a
+        read-only file or mount, a read-only PostgreSQL server) stops the start with the
+        reason, where later rounds would only log `daemon.job_failed` forever."""
+        role, now = "leader" if self._leader else "standby", self._clock.now()
+        try:
+            await asyncio.to_thread(
+                in_session, rt.engine, beat, rt.worker, role, __version__, self._started, now
+            )
+        except SQLAlchemyError as exc:
+            raise ConfigError(
+                "database.url", f"cannot write to the database: {database_error(exc)}"
+            ) from None
 
     async def _as_leader(self, leadership: Leadership, work: Callable[[], Awaitable[None]]) -> None:
         if not self._leader or self._stop.is_set():
@@ -400,7 +446,9 @@ class Service:
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        # SIGHUP too: a closed terminal (or a `kill -HUP` meant as "reload") must not kill
+        # the daemon mid-send. Playbooks reload by themselves; settings need a restart.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self._stop.set)
 
     async def _shutdown(

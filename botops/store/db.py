@@ -49,7 +49,14 @@ def open_database(url: str) -> Engine:
         raise ConfigError("database.url", "not a database URL") from exc
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a read-only mount, another owner: say so, no traceback
+                reason = (exc.strerror or str(exc)).lower()
+                raise ConfigError(
+                    "database.url", f"cannot create the folder {folder}: {reason}"
+                ) from None
         connect_args: dict[str, Any] = {"check_same_thread": False}
         if "timeout" not in parsed.query:  # a URL's ?timeout= (busy wait) is SQLAlchemy's
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_SECONDS
