@@ -153,8 +153,17 @@ def _csv(rows: Sequence[ledger.Standing]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_record(r) for r in rows)
+    writer.writerows({k: _as_text(v) for k, v in _record(r).items()} for r in rows)
     return buffer.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(value: Any) -> Any:
+    """A name or id starting like a formula (a nickname "=HYPERLINK(...)", "+86 138") would
+    run as one in Excel: a leading apostrophe keeps it text. Numbers stay numbers."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_START) else value
 
 
 def _table(rows: Sequence[ledger.Standing]) -> str:

@@ -37,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
             s.rollback()  # reads only
     finally:
         engine.dispose()
-    text = render_json(status) if args.format == "json" else render_text(status, now, tz)
+    text = render_json(status, tz) if args.format == "json" else render_text(status, now, tz)
     common.write_output(None, text)
     return 0

@@ -281,16 +281,16 @@ def _notices_section(summary: Summary, tz: tzinfo) -> str:
     if not summary.not_sent and not summary.moved:
         return f'{head}<p class="empty">所有消息都按原定时间发送。</p></section>'
     tables = [
-        _notice_table("未发送（超出上限 / 已跳过）", summary.not_sent, tz),
-        _notice_table("已调整时间（顺延 / 延后）", summary.moved, tz),
+        _notice_table("未发送（超出上限 / 已跳过）", summary.not_sent, tz, summary.moment_format),
+        _notice_table("已调整时间（顺延 / 延后）", summary.moved, tz, summary.moment_format),
     ]
     return f"{head}{''.join(tables)}</section>"
 
 
-def _notice_table(title: str, sends: Sequence[PlannedSend], tz: tzinfo) -> str:
+def _notice_table(title: str, sends: Sequence[PlannedSend], tz: tzinfo, moment: str) -> str:
     if not sends:
         return ""
-    rows = "".join(_notice_row(s, tz) for s in sends)
+    rows = "".join(_notice_row(s, tz, moment) for s in sends)
     return (
         f"<details open><summary>{title} <b>{len(sends)}</b></summary>"
         '<div class="scroll"><table class="notices"><thead><tr><th>状态</th><th>时间</th>'
@@ -299,11 +299,11 @@ def _notice_table(title: str, sends: Sequence[PlannedSend], tz: tzinfo) -> str:
     )
 
 
-def _notice_row(send: PlannedSend, tz: tzinfo) -> str:
+def _notice_row(send: PlannedSend, tz: tzinfo, moment: str) -> str:
     planned, at = send.planned_at.astimezone(tz), send.at.astimezone(tz)
-    when = f"{at:%m-%d %H:%M}"
+    when = f"{at:{moment}}"
     if send.status not in NOT_SENT and planned != at:
-        when = f"<s>{planned:%m-%d %H:%M}</s> → {when}"
+        when = f"<s>{planned:{moment}}</s> → {when}"
     return (
         f'<tr class="st-{send.status}"><td><span class="badge st-{send.status}">'
         f'{STATUS_LABELS[send.status]}</span></td><td class="nowrap">{when}</td>'

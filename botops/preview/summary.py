@@ -52,6 +52,13 @@ class Summary:
     def senders(self) -> tuple[str, ...]:
         return tuple(sorted({s.sender for s in self.staff}))
 
+    @property
+    def moment_format(self) -> str:
+        """How the lists of sends not sent or moved show a time: month and day, with the year
+        when the calendar spans more than one (a 12-31 would otherwise come round again)."""
+        spans_years = bool(self.days) and self.days[0].year != self.days[-1].year
+        return "%Y-%m-%d %H:%M" if spans_years else "%m-%d %H:%M"
+
 
 def summarize(plan: Plan, tz: tzinfo) -> Summary:
     sends = plan.sends

@@ -2,7 +2,8 @@
 
 Columns are measured in display cells, not characters: a CJK character takes two cells in a
 terminal, so padding with `len()` would push every column after a Chinese group name out of
-line. Ambiguous-width characters (such as "…") count as one cell, as in most terminals.
+line. So does an emoji presentation sequence ("❤️": a narrow symbol and U+FE0F; UAX #11).
+Ambiguous-width characters (such as "…") count as one cell, as in most terminals.
 """
 
 from __future__ import annotations
@@ -73,20 +74,39 @@ def char_width(char: str) -> int:
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
 
 
+EMOJI_PRESENTATION = "\ufe0f"  # VS16: the character before it is drawn as a (wide) emoji
+
+
+def _widths(text: str) -> list[int]:
+    """Each character's cells; a narrow symbol followed by VS16 takes two (keycaps such as
+    "1️⃣" too; a space or a Latin letter has no emoji form to take)."""
+    widths = [char_width(c) for c in text]
+    for i in range(1, len(text)):
+        base = text[i - 1]
+        if text[i] == EMOJI_PRESENTATION and widths[i - 1] == 1 and _has_emoji_form(base):
+            widths[i - 1] = 2
+    return widths
+
+
+def _has_emoji_form(char: str) -> bool:
+    return char in "#*0123456789" or (ord(char) >= 0xA9 and unicodedata.category(char)[0] in "SP")
+
+
 def display_width(text: str) -> int:
-    return sum(char_width(c) for c in text)
+    return sum(_widths(text))
 
 
 def truncate(text: str, width: int) -> str:
     """At most `width` cells, ending in an ellipsis if anything was cut."""
-    if display_width(text) <= width:
+    widths = _widths(text)
+    if sum(widths) <= width:
         return text
     kept, used = [], 0
-    for char in text:
-        if used + char_width(char) > width - 1:
+    for char, cells in zip(text, widths, strict=True):
+        if used + cells > width - 1:
             break
         kept.append(char)
-        used += char_width(char)
+        used += cells
     return "".join(kept) + ELLIPSIS
 
 
@@ -214,8 +234,9 @@ def _summary_section(summary: Summary, tz: tzinfo, color: bool) -> list[str]:
     counts = ", ".join(f"{status} {n}" for status, n in summary.by_status.items())
     lines = [_heading("Summary", color), f"  {summary.total} sends: {counts}", ""]
     lines += _staff_lines(summary, color)
-    lines += _notice_lines("Not sent (capped / skipped)", summary.not_sent, tz, color)
-    lines += _notice_lines("Moved (shifted / deferred)", summary.moved, tz, color)
+    moment = summary.moment_format
+    lines += _notice_lines("Not sent (capped / skipped)", summary.not_sent, tz, moment, color)
+    lines += _notice_lines("Moved (shifted / deferred)", summary.moved, tz, moment, color)
     return lines
 
 
@@ -234,13 +255,15 @@ def _staff_lines(summary: Summary, color: bool) -> list[str]:
     return [_heading(title, color), *_align(rows, columns, color), ""]
 
 
-def _notice_lines(title: str, sends: Sequence[PlannedSend], tz: tzinfo, color: bool) -> list[str]:
+def _notice_lines(
+    title: str, sends: Sequence[PlannedSend], tz: tzinfo, moment: str, color: bool
+) -> list[str]:
     if not sends:
         return []
     rows: list[Sequence[Cell]] = [
         [
             (str(s.status), _STATUS_COLORS[s.status]),
-            _when(s, tz),
+            _when(s, tz, moment),
             f"{truncate(clean(s.target_name), 24)} ({abbreviate(s.target)})",
             f"{s.playbook}/{s.step}",
             s.reason or "-",
@@ -251,9 +274,9 @@ def _notice_lines(title: str, sends: Sequence[PlannedSend], tz: tzinfo, color: b
     return [_heading(title, color), *_align(rows, columns, color), ""]
 
 
-def _when(send: PlannedSend, tz: tzinfo) -> str:
-    at = f"{send.at.astimezone(tz):%m-%d %H:%M}"
-    planned = f"{send.planned_at.astimezone(tz):%m-%d %H:%M}"
+def _when(send: PlannedSend, tz: tzinfo, moment: str) -> str:
+    at = f"{send.at.astimezone(tz):{moment}}"
+    planned = f"{send.planned_at.astimezone(tz):{moment}}"
     return at if at == planned else f"{planned} -> {at}"
 
 

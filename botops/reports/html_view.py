@@ -76,6 +76,9 @@ def _header(report: Report, title: str) -> str:
         ("good", f"已发送 <b>{outcomes['sent']}</b>"),
         ("warn" if outcomes["submitted"] else "zero", f"待确认 <b>{outcomes['submitted']}</b>"),
         ("bad" if outcomes["failed"] else "zero", f"失败 <b>{outcomes['failed']}</b>"),
+        # Never reached anyone either: unconfirmed until they expired, or not sent in time.
+        ("bad" if outcomes["expired"] else "zero", f"已过期 <b>{outcomes['expired']}</b>"),
+        ("bad" if outcomes["missed"] else "zero", f"错过 <b>{outcomes['missed']}</b>"),
     ]
     chip_html = "".join(f'<span class="chip {c}">{text}</span>' for c, text in chips)
     generated = report.generated_at.astimezone(tz)

@@ -102,8 +102,15 @@ def _daemons(daemons: Sequence[DaemonStatus], now: datetime) -> list[str]:
     return [*lines, ""]
 
 
-def render_json(status: StatusInputs) -> str:
-    return json.dumps(asdict(status), ensure_ascii=False, indent=2, default=str) + "\n"
+def render_json(status: StatusInputs, tz: ZoneInfo) -> str:
+    """Times as ISO 8601 in `tz`, as the table shows them (and as in the report's JSON)."""
+
+    def encode(value: object) -> str:
+        if isinstance(value, datetime):
+            return value.astimezone(tz).isoformat(timespec="seconds")
+        return str(value)  # a date
+
+    return json.dumps(asdict(status), ensure_ascii=False, indent=2, default=encode) + "\n"
 
 
 def _when(now: datetime, then: datetime | None, tz: ZoneInfo) -> str:
