@@ -58,6 +58,7 @@ def semantic_problems(playbook: Playbook, defaults: PolicyDefaults | None = None
         *_unknown_variants(playbook),
         *_anchor_fits_audience(playbook),
         *_steps_beyond_duration(playbook),
+        *_every_bounding(playbook),
         *_steps_in_quiet_hours(playbook, defaults),
         *_at_steps(playbook, defaults),
         *_customers_not_sent(playbook),
@@ -116,14 +117,33 @@ def _steps_beyond_duration(playbook: Playbook) -> Iterator[Finding]:
         return
     for index, step in enumerate(playbook.steps):
         schedule = step.schedule
+        last: int | None = None
         if schedule.day is not None:
-            last: int | None = max(schedule.day)
-        else:
-            last = schedule.days.to if schedule.days else None
+            last = max(schedule.day)
+        elif schedule.days is not None:
+            span = schedule.days
+            # Alone, its last day on the K-day grid; bounding weekdays or cron, its end.
+            alone = schedule.weekdays is None and schedule.cron is None
+            last = span.to - (span.to - span.from_) % span.every if alone else span.to
         if last is not None and last > playbook.duration_days:
             yield (
                 ("steps", index, "schedule"),
                 f"step {step.id!r} fires on day {last}, after duration_days ({playbook.duration_days})",
+                "warning",
+                False,
+            )
+
+
+def _every_bounding(playbook: Playbook) -> Iterator[Finding]:
+    """A `days` range bounding weekdays or cron only bounds them: its `every` is not used."""
+    for index, step in enumerate(playbook.steps):
+        schedule, span = step.schedule, step.schedule.days
+        kind = "weekdays" if schedule.weekdays is not None else "cron" if schedule.cron else ""
+        if kind and span is not None and span.every > 1:
+            yield (
+                ("steps", index, "schedule", "days", "every"),
+                f"'every' is not used with '{kind}': 'days' only bounds it (days"
+                f" {span.from_}-{span.to}); remove 'every'",
                 "warning",
                 False,
             )

@@ -111,11 +111,11 @@ class Audience(Strict):
             raise ValueError("'tag_filter' selects customers: use it with chat_type: single")
         if self.chat_type == "single" and (self.name is not None or self.chat_ids is not None):
             raise ValueError("'name' and 'chat_ids' select groups: use them with chat_type: group")
-        if self.tag_filter is not None:
-            count = sum(len(group) for group in self.tag_filter)
-            if count > limits.TAG_FILTER_MAX_TAGS:
+        for index, group in enumerate(self.tag_filter or []):  # WeCom's cap is per group
+            if len(group) > limits.TAG_FILTER_MAX_TAGS:
                 raise ValueError(
-                    f"tag_filter has {count} tags; WeCom allows {limits.TAG_FILTER_MAX_TAGS}"
+                    f"tag_filter[{index}] has {len(group)} tags; WeCom allows"
+                    f" {limits.TAG_FILTER_MAX_TAGS} per group"
                 )
         return self
 
@@ -465,8 +465,9 @@ def _parse_anchor(value: Any) -> Any:
     if isinstance(value, str):
         try:
             parsed = date.fromisoformat(value)
-        except ValueError:
-            pass
+        except ValueError as exc:
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):  # shaped like a date: 2027-02-29
+                raise ValueError(f"{value} is not a date: {exc}") from None
         else:
             return in_date_range(parsed)
     raise ValueError(

@@ -14,7 +14,13 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from botops.playbook.model import DEFAULT_TIMEZONE, Playbook, Schedule
-from botops.playbook.schedule import cron_dates, local_instants, occurrences, to_instant
+from botops.playbook.schedule import (
+    SEARCH_DAYS,
+    cron_dates,
+    local_instants,
+    occurrences,
+    to_instant,
+)
 from botops.playbook.types import WEEKDAYS
 
 SAMPLE_DAYS_MAX = 400
@@ -50,6 +56,10 @@ def samples(playbook: Playbook, schedule: Schedule, dated: bool) -> list[Sample]
     ranges = list(_ranges(playbook, schedule, tz, dated))
     if schedule.cron is not None:
         found = _cron_samples(schedule.cron, tz, ranges)
+        if not found:  # a cron of some months only (July, 29 February): from its first date
+            found = _cron_samples(
+                schedule.cron, tz, _from_first_cron_date(playbook, schedule, ranges)
+            )
     else:
         found = [
             Sample(anchor, occ.day, occ.number, occ.at.astimezone(tz).replace(tzinfo=None))
@@ -93,6 +103,33 @@ def _day_range(playbook: Playbook, schedule: Schedule) -> tuple[int, int]:
     lo = span.from_ if span is not None else 1
     hi = span.to if span is not None else playbook.duration_days
     return lo, min(hi or SAMPLE_DAYS_MAX, lo + SAMPLE_DAYS_MAX - 1)
+
+
+def _from_first_cron_date(
+    playbook: Playbook, schedule: Schedule, ranges: list[Range]
+) -> list[Range]:
+    """The sampled ranges moved to the first date the cron matches, when none of theirs does.
+    With a fixed Day 1, that date must be within the step's days (past the first
+    SAMPLE_DAYS_MAX); where Day 1 differs per group, some group's days hold it, and Day 1 moves
+    with it."""
+    assert schedule.cron is not None
+    if not ranges:
+        return []
+    start = min(r[1] for r in ranges)
+    fixed = isinstance(playbook.anchor, date)
+    hi = schedule.days.to if schedule.days is not None else playbook.duration_days
+    end = start + timedelta(days=SEARCH_DAYS)
+    if fixed and hi is not None:
+        end = min(end, ranges[0][0] + timedelta(days=hi - 1))
+    found = next(cron_dates(schedule.cron, start, end), None)
+    if found is None:
+        return []
+    first = found[0]
+    if fixed:
+        last = first + timedelta(days=SAMPLE_DAYS_MAX - 1)
+        return [(ranges[0][0], first, last if hi is None else min(last, end))]
+    shift = first - start
+    return [(anchor + shift, lo + shift, last + shift) for anchor, lo, last in ranges]
 
 
 def _cron_samples(expression: str, tz: ZoneInfo, ranges: list[Range]) -> list[Sample]:
