@@ -71,6 +71,7 @@ def _check_attachment(state: SimState, call: ApiCall, attachment: Any) -> None:
     if msgtype == "link":
         _check_len(payload, "title", limits.LINK_TITLE_MAX_BYTES, required=True)
         _check_len(payload, "desc", limits.LINK_DESC_MAX_BYTES)
+        _check_len(payload, "picurl", limits.LINK_PICURL_MAX_BYTES)
         _check_len(payload, "url", limits.LINK_URL_MAX_BYTES, required=True)
     elif msgtype == "miniprogram":
         _check_len(payload, "title", limits.MINIPROGRAM_TITLE_MAX_BYTES, required=True)
@@ -157,6 +158,7 @@ def _tag_filter(call: ApiCall) -> list[set[str]]:
             raise ApiError(BAD_PARAM, "invalid tag_filter")
         return []
     lists = [set(g.get("tag_list") or []) for g in groups if isinstance(g, Mapping)]
-    if sum(len(t) for t in lists) > limits.TAG_FILTER_MAX_TAGS:
-        raise ApiError(BAD_PARAM, "tag_filter has more than 100 tags")
+    # "每组最多指定100个标签" (D-92135): the cap is per group, not in total.
+    if any(len(t) > limits.TAG_FILTER_MAX_TAGS for t in lists):
+        raise ApiError(BAD_PARAM, "a tag_filter group has more than 100 tags")
     return [t for t in lists if t]

@@ -35,7 +35,12 @@ def groupmsg_list_v2(state: SimState, call: ApiCall) -> dict[str, Any]:
         and (filter_type == 2 or t.create_type == filter_type)
         and (not creator or t.creator == creator)
     ]
-    items, next_cursor = page(selected, call, max_limit=limits.GROUPMSG_LIST_MAX_LIMIT)
+    items, next_cursor = page(
+        selected,
+        call,
+        max_limit=limits.GROUPMSG_LIST_MAX_LIMIT,
+        default=limits.GROUPMSG_LIST_DEFAULT_LIMIT,
+    )
     msgs = []
     for task in items:
         msg: dict[str, Any] = {
@@ -54,7 +59,10 @@ def groupmsg_list_v2(state: SimState, call: ApiCall) -> dict[str, Any]:
 def groupmsg_task(state: SimState, call: ApiCall) -> dict[str, Any]:
     task = _task(state, call)
     items, next_cursor = page(
-        list(task.senders.values()), call, max_limit=limits.GROUPMSG_TASK_MAX_LIMIT
+        list(task.senders.values()),
+        call,
+        max_limit=limits.GROUPMSG_TASK_MAX_LIMIT,
+        default=limits.GROUPMSG_TASK_DEFAULT_LIMIT,
     )
     task_list = []
     for sender in items:
@@ -72,7 +80,12 @@ def groupmsg_send_result(state: SimState, call: ApiCall) -> dict[str, Any]:
     if task.chat_type == "group":
         # WeCom lists only groups the message went to (or failed for), not unsent ones.
         targets = [t for t in targets if t.status != SEND_UNSENT]
-    items, next_cursor = page(targets, call, max_limit=limits.GROUPMSG_RESULT_MAX_LIMIT)
+    items, next_cursor = page(
+        targets,
+        call,
+        max_limit=limits.GROUPMSG_RESULT_MAX_LIMIT,
+        default=limits.GROUPMSG_RESULT_DEFAULT_LIMIT,
+    )
     id_key = "chat_id" if task.chat_type == "group" else "external_userid"
     send_list = []
     for target in items:

@@ -66,9 +66,18 @@ def str_list(call: ApiCall, name: str) -> list[str]:
     return value
 
 
-def page(items: Sequence[T], call: ApiCall, *, max_limit: int) -> tuple[list[T], str]:
-    """One page by `cursor`/`limit`, and the cursor of the next page ("" at the end)."""
-    limit = int_field(call, "limit", max_limit)
+def page(
+    items: Sequence[T], call: ApiCall, *, max_limit: int, default: int | None = None
+) -> tuple[list[T], str]:
+    """One page by `cursor`/`limit`, and the cursor of the next page ("" at the end).
+
+    Without `default`, a limit outside 1..max_limit is refused (groupchat/list: "取值范围
+    1 ~ 1000"). With it, a missing or too large limit means `default`, as the mass-send
+    tracking APIs document ("超过最大值时取默认值").
+    """
+    limit = int_field(call, "limit", max_limit if default is None else default)
+    if default is not None and limit > max_limit:
+        limit = default
     if not 1 <= limit <= max_limit:
         raise ApiError(BAD_PARAM, f"limit must be 1..{max_limit}")
     start = _decode_cursor(str(call.body.get("cursor") or ""))

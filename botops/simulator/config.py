@@ -60,7 +60,8 @@ class SimConfig:
     robot_per_minute: int = limits.ROBOT_MESSAGES_PER_MINUTE
     media_ttl: timedelta = timedelta(seconds=limits.MEDIA_VALID_SECONDS)
     reminders_per_day: int = limits.REMINDERS_PER_TASK_PER_DAY
-    # WeCom does not document the 4th-reminder code; 45009 is its generic frequency error.
-    remind_limit_errcode: int = 45009
+    # The global error-code table (D-90313) lists 41094 "群发提醒超过频率限制"; the remind page
+    # itself names no code, so it stays a knob (45009 is WeCom's generic frequency error).
+    remind_limit_errcode: int = 41094
     # wecom-api.md §1: 40058 "bad parameter (too long, malformed)" is what over-long text gets.
     text_too_long_errcode: int = 40058

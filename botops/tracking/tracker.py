@@ -10,7 +10,7 @@ Per open task, in this order (wecom-api.md §2):
     unconfirmed               → remind_groupmsg_send when a reminder time has passed
                                 (TrackingPolicy), recorded in the reminders table; so is a
                                 reminder whose answer was lost (it may have gone out) or
-                                that WeCom refused for good (45009: its 3 per 24 h spent,
+                                that WeCom refused (41094 or 45009: its 3 per 24 h spent,
                                 maybe by hand), else every round would remind again
 
 An expired task (past expires_at; `botops withdraw` expires a task at once, and runs this
@@ -280,7 +280,7 @@ class TaskTracker:
         try:
             await self._client.remind_groupmsg_send(task.msgid)
         except (OutcomeUnknown, WeComRejectedError):
-            # It may have gone out (lost answer), or WeCom refuses it for good (45009: the
+            # It may have gone out (lost answer), or WeCom refuses it (41094 or 45009: the
             # task's 3 per 24 h are spent, maybe by hand): either way this reminder time is
             # used, else every round would remind again (spending the quota) or be refused.
             with session(self._engine) as s:

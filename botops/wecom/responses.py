@@ -60,13 +60,15 @@ CONFIG_HINTS: dict[int, str] = {
     60020: "this server's IP is not in the app's trusted IP list",
     301002: "the access token belongs to another app: corp id and secret do not match",
 }
-# Per-API meanings that differ from the global table. A 45009 from remind_groupmsg_send means
-# the task's 3-reminders-per-24h quota is spent; retrying within seconds cannot help.
+# Per-API meanings that differ from the global table. A 4th reminder within 24 h is refused
+# with 41094 "群发提醒超过频率限制" (D-90313), or possibly 45009: either way the task's
+# 3-reminders-per-24h quota is spent and retrying within seconds cannot help.
 API_OVERRIDES: dict[tuple[str, int], type[WeComError]] = {
     ("externalcontact/remind_groupmsg_send", 45009): WeComRejectedError,
 }
 API_HINTS: dict[tuple[str, int], str] = {
     ("externalcontact/remind_groupmsg_send", 45009): "at most 3 reminders per task per 24 h",
+    ("externalcontact/remind_groupmsg_send", 41094): "at most 3 reminders per task per 24 h",
 }
 # Connection never established: the request certainly did not reach WeCom.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
