@@ -14,15 +14,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from botops.cli import common
+from botops.errors import BotopsError
 from botops.planning.targets import load_targets
 from botops.preview.table_view import clean, display_width, pad
 from botops.store.db import session
 from botops.store.groups import (
     StoredGroup,
-    UnknownGroupError,
     add_group_tags,
+    count_groups,
     get_group,
     list_groups,
+    normalize_tag,
     remove_group_tags,
 )
 from botops.store.models import GroupStatus
@@ -74,11 +76,16 @@ def run_list(args: argparse.Namespace) -> int:
     try:
         with session(engine) as s:
             groups = list_groups(s, tag=args.tag, status=STATUSES[args.status])
+            stored = len(groups) if groups else count_groups(s)
     finally:
         engine.dispose()
     tz = ZoneInfo(settings.timezone)
     if args.format == "json":
         print(json.dumps([_json(g, tz) for g in groups], ensure_ascii=False, indent=2))
+    elif not groups and stored:  # the filters left nothing out of a synced store
+        status = "" if args.status == "all" else f"{args.status} "
+        tagged = "" if args.tag is None else f" tagged {normalize_tag(args.tag)!r}"
+        print(f"no {status}group{tagged} ({stored} groups stored)")
     else:
         print(_table(groups, tz), end="")
     return 0
@@ -103,9 +110,14 @@ def _change_tags(args: argparse.Namespace, *, add: bool) -> int:
     finally:
         engine.dispose()
     verb = "added" if add else "removed"
+    # An untag of a tag the group lacks (a typo, most likely) changes nothing: say which.
+    lacked = (
+        [] if add else [t for t in dict.fromkeys(map(normalize_tag, args.tags)) if t not in done]
+    )
     print(
         f"{group.chat_id} {group.name}: {verb} {', '.join(done) or 'nothing'}; "
         f"tags now: {', '.join(group.tags) or '(none)'}"
+        + (f"; it did not have {', '.join(lacked)}" if lacked else "")
     )
     return 0
 
@@ -119,7 +131,7 @@ def run_import(args: argparse.Namespace) -> int:
             known = {g.chat_id for g in list_groups(s, status=None)}
             unknown = sorted(set(wanted) - known)
             if unknown and not args.skip_unknown:
-                raise UnknownGroupError(", ".join(unknown))
+                raise BotopsError(_unknown_message(args.file, unknown))
             added = {
                 chat_id: add_group_tags(s, chat_id, tags)
                 for chat_id, tags in wanted.items()
@@ -134,6 +146,15 @@ def run_import(args: argparse.Namespace) -> int:
         f"{len(changed)} group(s) tagged, {len(added) - len(changed)} already had their tags, {len(unknown)} unknown skipped"
     )
     return 0
+
+
+def _unknown_message(path: Path, unknown: list[str], shown: int = 10) -> str:
+    more = f" and {len(unknown) - shown} more" if len(unknown) > shown else ""
+    groups = "group" if len(unknown) == 1 else "groups"
+    return (
+        f"{path}: {len(unknown)} {groups} not in the store: {', '.join(unknown[:shown])}{more}"
+        " — nothing imported; run `botops sync` first, or pass --skip-unknown to import the rest"
+    )
 
 
 def _json(group: StoredGroup, tz: tzinfo) -> dict[str, Any]:

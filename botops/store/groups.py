@@ -5,6 +5,7 @@ a sync can commit each group on its own and an interrupted sync keeps what it di
 write is an upsert keyed by WeCom's ids: running the same sync twice changes nothing.
 
     upsert_group        one `groupchat/get` answer -> groups row (+ roster if member_version moved)
+    unlisted_groups     active groups a complete listing did not show (to check before dismissing)
     mark_dismissed      groups a complete sync no longer lists (and not written since)
     replace_corp_tags   the corp tag list (get_corp_tag_list) -> corp_tags
     add/remove_group_tags, list_groups, targets, dismissed_target
@@ -232,6 +233,21 @@ def mark_dismissed(
     return [_stored(row, tags.get(row.chat_id, ())) for row in gone]
 
 
+def unlisted_groups(session: Session, listed: Iterable[str], listed_at: datetime) -> list[str]:
+    """Active groups a complete listing asked for at `listed_at` did not show, written before
+    it: the groups `mark_dismissed` would dismiss, for a sync to ask `groupchat/get` about
+    first (a listing read while groups change can skip a live one)."""
+    keep = set(listed)
+    query = select(GroupRecord.chat_id, GroupRecord.synced_at).where(
+        GroupRecord.status == GroupStatus.ACTIVE
+    )
+    return sorted(
+        chat_id
+        for chat_id, synced_at in session.exec(query)
+        if chat_id not in keep and _older(synced_at, listed_at)
+    )
+
+
 def _older(synced_at: datetime | None, listed_at: datetime | None) -> bool:
     return listed_at is None or synced_at is None or synced_at < listed_at
 
@@ -341,6 +357,11 @@ def list_groups(
         for row in rows.all()
         if wanted is None or wanted in tags.get(row.chat_id, ())
     ]
+
+
+def count_groups(session: Session) -> int:
+    """How many groups the store holds, of every status."""
+    return session.exec(select(func.count()).select_from(GroupRecord)).one()
 
 
 def get_group(session: Session, chat_id: str) -> StoredGroup:

@@ -3,13 +3,18 @@
     get_corp_tag_list           -> corp_tags (one transaction)
     groupchat/list (all pages)  -> the set of live groups
     groupchat/get per group     -> one transaction per group, as soon as it arrives
-    all of the above succeeded  -> groups no longer listed are marked dismissed
+    groupchat/get per unlisted  -> the same, for stored active groups the listing left out
+    all of the above succeeded  -> groups WeCom refused (gone) are marked dismissed
 
 Each group commits on its own so an interrupted sync keeps its work and a rerun continues
 (upserts compare `member_version`, so what is already stored is left alone). Dismissing
-needs proof that a group is gone: a listing that completed *and* every listed group fetched.
-Anything less (an error, Ctrl-C) dismisses nothing — a stale "active" is harmless, a wrong
-"dismissed" would stop a playbook.
+needs proof that a group is gone: a listing that completed, every listed group fetched, *and*
+every stored group the listing left out asked for. Not being listed is not proof on its own:
+the pages of a listing that changes while it is read can skip a live group (one dismissed on
+an earlier page shifts the rest back under an offset cursor), so a group groupchat/get still
+returns is kept, and one it refuses (90501 "not a customer group", or any other rejection:
+botops cannot reach it) is dismissed. Anything less (an error, Ctrl-C) dismisses nothing — a
+stale "active" is harmless, a wrong "dismissed" would stop a playbook.
 
 WeCom's frequency limit (45009) ends the sync at once: the block lasts the rest of the
 exceeded window (a minute, an hour), so every further call would only meet 45009 again and
@@ -26,9 +31,9 @@ Callbacks are handled while a sync runs, so the store can hold newer news than t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import Engine
@@ -38,7 +43,13 @@ from botops.clock import Clock
 from botops.errors import WeComConfigError, WeComError, WeComRejectedError
 from botops.store.corp_tags import replace_corp_tags
 from botops.store.db import session
-from botops.store.groups import GroupChange, mark_dismissed, upsert_group, written_since
+from botops.store.groups import (
+    GroupChange,
+    mark_dismissed,
+    unlisted_groups,
+    upsert_group,
+    written_since,
+)
 from botops.sync.report import SyncError, SyncReport
 from botops.wecom.models import CorpTagGroup, GroupChat, GroupChatRef
 from botops.wecom.responses import FrequencyLimited
@@ -96,7 +107,18 @@ async def sync_groups(
         report.listed, report.listing_complete = len(unique), True
         await _fetch_all(client, engine, clock, unique, report, progress, concurrency)
         if report.fetched + len(report.vanished) == report.listed:
-            present = {r["chat_id"] for r in unique} - set(report.vanished)
+            # Groups the listing left out are asked for one by one: gone, or only skipped.
+            with session(engine) as s:
+                report.unlisted = unlisted_groups(s, (r["chat_id"] for r in unique), listed_at)
+            if report.unlisted:
+                log.info("sync.groups.unlisted", count=len(report.unlisted))
+                unlisted = [{"chat_id": chat_id} for chat_id in report.unlisted]
+                await _fetch_all(
+                    client, engine, clock, unlisted, report, None, concurrency, listed=False
+                )
+        if report.fetched + len(report.vanished) == report.listed + len(report.unlisted):
+            checked = {r["chat_id"] for r in unique} | set(report.unlisted)
+            present = checked - set(report.vanished)
             with session(engine) as s:
                 report.dismissed = mark_dismissed(
                     s, present, clock.now(), listed_at=listed_at, vanished=report.vanished
@@ -148,10 +170,12 @@ async def _fetch_all(
     client: GroupSource,
     engine: Engine,
     clock: Clock,
-    refs: Sequence[GroupChatRef],
+    refs: Sequence[Mapping[str, Any]],  # GroupChatRef, or {chat_id} when not `listed`
     report: SyncReport,
     progress: Progress | None,
     concurrency: int,
+    *,
+    listed: bool = True,
 ) -> None:
     """`concurrency` workers share one iterator: at most that many calls in flight, and no
     task per group (a corp can have tens of thousands)."""
@@ -165,7 +189,7 @@ async def _fetch_all(
         for ref in pending:
             if report.aborted or report.rate_limited:
                 return
-            await _sync_one(client, engine, clock, ref, report)
+            await _sync_one(client, engine, clock, ref, report, listed=listed)
             done += 1
             if progress is not None:
                 progress(done, len(refs))
@@ -176,8 +200,16 @@ async def _fetch_all(
 
 
 async def _sync_one(
-    client: GroupSource, engine: Engine, clock: Clock, ref: GroupChatRef, report: SyncReport
+    client: GroupSource,
+    engine: Engine,
+    clock: Clock,
+    ref: Mapping[str, Any],
+    report: SyncReport,
+    *,
+    listed: bool,
 ) -> None:
+    """Fetch and store one group. One not `listed` (a stored group the listing left out) is
+    gone when WeCom refuses it for any reason, not only 90501: botops cannot reach it."""
     chat_id = ref["chat_id"]
     asked = clock.now()
     try:
@@ -186,7 +218,7 @@ async def _sync_one(
         _stop_at_frequency_limit(report, SyncError("fetch", chat_id, str(exc)))
         return
     except WeComRejectedError as exc:
-        if exc.errcode == GROUP_GONE:  # dismissed since the listing: dismissed below
+        if exc.errcode == GROUP_GONE or not listed:  # gone (since the listing): dismissed
             report.vanished.append(chat_id)
         else:
             report.errors.append(SyncError("fetch", chat_id, str(exc)))
@@ -215,7 +247,7 @@ async def _sync_one(
 
 
 def _store(
-    engine: Engine, clock: Clock, chat: GroupChat, ref: GroupChatRef, asked: datetime
+    engine: Engine, clock: Clock, chat: GroupChat, ref: Mapping[str, Any], asked: datetime
 ) -> GroupChange:
     with session(engine) as s:
         newer = written_since(s, chat["chat_id"], asked)

@@ -39,7 +39,10 @@ class SyncReport:
     listing_complete: bool = False
     dismissals_checked: bool = False  # only a fully successful sync may dismiss groups
     interrupted: bool = False
-    vanished: list[str] = field(default_factory=list)  # listed, then gone before groupchat/get
+    # Active in the store but not listed: asked for before any group is dismissed (pages
+    # of a listing that changes while it is read can skip a live group).
+    unlisted: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # refused by groupchat/get: gone
     aborted: bool = False  # stopped at a configuration error: every further call would fail
     # Stopped at WeCom's frequency limit (45009): blocked for the rest of the exceeded window
     # (a minute, an hour), so the remaining groups wait for the next sync.
@@ -75,6 +78,7 @@ class SyncReport:
             "dismissals_checked": self.dismissals_checked,
             "groups": {
                 "listed": self.listed,
+                "unlisted": list(self.unlisted),
                 "fetched": self.fetched,
                 "new": [_change_json(c) for c in self.new],
                 "changed": [_change_json(c) for c in self.changed],
@@ -112,8 +116,10 @@ def _change_json(change: GroupChange) -> dict[str, Any]:
 def render_text(report: SyncReport) -> str:
     """A short summary, then one line per changed or dismissed group and per error."""
     tags = report.corp_tags
+    unlisted = f" (+{len(report.unlisted)} not listed, asked for)" if report.unlisted else ""
     lines = [
-        f"groups: {report.listed} listed, {report.fetched} fetched — {len(report.new)} new, "
+        f"groups: {report.listed} listed{unlisted}, {report.fetched} fetched — "
+        f"{len(report.new)} new, "
         f"{len(report.changed)} changed, {report.unchanged} unchanged, "
         f"{len(report.dismissed)} dismissed",
         f"members: +{report.members_joined} joined, -{report.members_left} left "
@@ -160,7 +166,7 @@ def _describe(change: GroupChange) -> str:
 def _verdict(report: SyncReport) -> str:
     if report.ok:
         return "ok"
-    done = f"{report.fetched} of {report.listed} groups stored"
+    done = f"{report.fetched} of {report.listed + len(report.unlisted)} groups stored"
     why = "interrupted" if report.interrupted else f"{len(report.errors)} error(s)"
     skipped = "" if report.dismissals_checked else "; no group was marked dismissed"
     if report.aborted:  # a rerun fails the same way until someone changes the configuration
