@@ -38,7 +38,7 @@ class Programme:
 class AppliedRule:
     rule: InactivityRule
     source: str  # FROM_CONFIG, or the playbook id
-    since: date | None  # the first local day the group existed under it; None: unknown
+    since: date | None  # the first whole local day the group existed under it; None: unknown
 
 
 def choose_rule(
@@ -107,7 +107,9 @@ def judge(
     window = [d for d in days if first <= d.day <= today]
     shortfalls = []
     counted = False
-    if rule.min_messages is not None and messages_since is not None and messages_since <= first:
+    # The first day of logging is no whole day of listening (the source may have been
+    # connected at 23:00): message counts wait for N whole days after it.
+    if rule.min_messages is not None and messages_since is not None and messages_since < first:
         counted = True
         messages = sum(d.messages for d in window)
         if messages < rule.min_messages:

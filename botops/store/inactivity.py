@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -110,7 +110,12 @@ def assess(
 
 
 def _created(target: Target, tz: ZoneInfo) -> date | None:
-    return None if target.created_at is None else target.created_at.astimezone(tz).date()
+    """The group's first whole local day: its creation day only when created at midnight. A
+    group created at 23:30 has not lived through that day, whose silence proves nothing."""
+    if target.created_at is None:
+        return None
+    local = target.created_at.astimezone(tz)
+    return local.date() if local.time() == time() else local.date() + timedelta(days=1)
 
 
 def evaluate_flags(

@@ -93,7 +93,8 @@ def test_the_default_rule_can_be_turned_off(engine: Engine, library: PlaybookLib
 
 def test_young_groups_are_not_flagged(engine: Engine, library: PlaybookLibrary):
     add_group(engine, "wr-new", created="2026-03-08 10:00", tags=["打卡"])
-    add_group(engine, "wr-old", created="2026-03-07 10:00", tags=["打卡"])
+    # Three whole days behind it: created at midnight (at 10:00, 2026-03-07 would not count).
+    add_group(engine, "wr-old", created="2026-03-07 00:00", tags=["打卡"])
     assert [c.chat_id for c in evaluate(engine, library, NOW)] == ["wr-old"]
 
 
