@@ -10,7 +10,7 @@ daemon's `on_stored` hook (handling stored events after the answer) is not attac
 measures receiving, not handling.
 
 Baseline, in the same run: a bare Starlette endpoint answering 200 to the same requests on
-the same uvicorn setup (the daemon's: `uvicorn.Config(app, host, port, log_level="warning")`)
+the same uvicorn setup (the daemon's: `uvicorn.Config(app, host, port, log_level="warning", log_config=None)`)
 with the same load generator — what serving HTTP costs before botops does any work.
 
 The server is one process and the load generator another (bench/loadgen.py: wrk when it is
@@ -143,7 +143,8 @@ def serve(kind: str, port: int, database_url: str) -> None:
         app.add_middleware(InboundTimer)
     # The daemon's server configuration (botops/daemon/service.py), for both endpoints.
     freeze_startup_heap()
-    uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, log_level="warning")).run()
+    config = uvicorn.Config(app, host=HOST, port=port, log_level="warning", log_config=None)
+    uvicorn.Server(config).run()
 
 
 # --- the load-generating side ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Logging, configured once per command: structlog to standard error (standard output is for
 reports and JSON), JSON lines when not on a terminal, readable console lines otherwise,
-secrets redacted last, just before rendering."""
+secrets redacted last, just before rendering. The standard library's records that reach the
+root logger (httpx, APScheduler, SQLAlchemy) are rendered the same way."""
 
 from __future__ import annotations
 
@@ -46,21 +47,31 @@ def configure(level: int = logging.INFO) -> None:
         if tty
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )
+    stamped: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    rendered: list[Any] = [
+        structlog.processors.format_exc_info,
+        redact_secrets,  # tracebacks are scrubbed too
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_secrets,  # tracebacks are scrubbed too
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *stamped, *rendered],
         logger_factory=lambda *_: _Stderr(),
         wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
-    # httpx and uvicorn log through the standard library: same stream, same redaction.
+    # httpx, APScheduler and SQLAlchemy log through the standard library: same
+    # stream, same lines (JSON off a terminal), same redaction, their tracebacks too.
+    handler = _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *stamped],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendered],
+        )
+    )
     root = logging.getLogger()
-    root.handlers = [_StderrHandler()]
+    root.handlers = [handler]
     root.setLevel(max(level, logging.WARNING))
     install_stdlib_redaction()

@@ -153,6 +153,7 @@ class Service:
                     host=settings.server.host,
                     port=settings.server.port,
                     log_level="warning",
+                    log_config=None,  # its lines go through ours: JSON, redacted
                 )
             )
             freeze_startup_heap()

@@ -20,9 +20,11 @@ from botops.store.models import (
     CallbackEvent,
     MassTask,
     OutboxRow,
+    SendState,
 )
 
 LOGGED = "logged"
+CHANNELS = ("group", "customer")
 
 
 class StoreCollector(Collector):
@@ -43,13 +45,8 @@ class StoreCollector(Collector):
             labels=["staff"],
         )
         with session(self._engine) as s:
-            counts = s.exec(
-                select(OutboxRow.state, OutboxRow.target_kind, func.count()).group_by(
-                    col(OutboxRow.state), col(OutboxRow.target_kind)
-                )
-            )
-            for state, kind, count in counts:
-                sends.add_metric([str(state), _channel(kind)], count)
+            for (state, channel), count in _sends(s).items():
+                sends.add_metric([state, channel], count)
             staff = s.exec(
                 select(MassTask.sender, func.count())
                 .where(*waiting_for_sender())  # as the digest and `botops status` count
@@ -110,6 +107,20 @@ def _callbacks(s: Session) -> dict[str, int]:
             count.where(CallbackEvent.error != "", col(CallbackEvent.processed_at).is_not(None))
         ).one(),
     }
+
+
+def _sends(s: Session) -> dict[tuple[str, str], int]:
+    """By state and channel, every pair shown from 0: a series that appears only with its
+    first failed send is invisible to `increase()`, and the first failures would alert nothing."""
+    counts = {(str(state), channel): 0 for state in SendState for channel in CHANNELS}
+    rows = s.exec(
+        select(OutboxRow.state, OutboxRow.target_kind, func.count()).group_by(
+            col(OutboxRow.state), col(OutboxRow.target_kind)
+        )
+    )
+    for state, kind, count in rows:
+        counts[str(state), _channel(kind)] += count
+    return counts
 
 
 def _channel(target_kind: str) -> str:

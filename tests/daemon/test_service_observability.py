@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -111,6 +112,30 @@ def test_readyz_and_metrics_describe_the_running_daemon(
 
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0
+
+
+def test_every_line_the_daemon_logs_is_json_the_schedulers_too(tmp_path: Path) -> None:
+    """Off a terminal the log is JSON lines for a collector to parse: the libraries logging
+    through the standard library (here APScheduler, skipping planning rounds while the first
+    stalls on a slow WeCom, and uvicorn, refusing a request that is not HTTP) write JSON lines
+    too, not stray text."""
+    with project_on(tmp_path, seed(1, "Json", 1), f"sqlite:///{tmp_path / 'botops.db'}") as project:
+        project.sim.faults.add(Fault("latency", api="gettoken", seconds=3))
+        daemon = project.daemon("d")
+        skipped = "maximum number of running instances reached"
+        wait_until(lambda: skipped in daemon.log(), 30, "a planning round skipped")
+        with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as garbage:
+            garbage.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            garbage.recv(1024)
+        invalid = "Invalid HTTP request received."
+        wait_until(lambda: invalid in daemon.log(), 15, "uvicorn's warning")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
+        lines = [json.loads(line) for line in daemon.log().splitlines()]
+        [first] = [line for line in lines if skipped in line["event"]][:1]
+        assert (first["level"], first["logger"]) == ("warning", "apscheduler.scheduler")
+        [refused] = [line for line in lines if invalid in line["event"]]
+        assert (refused["level"], refused["logger"]) == ("warning", "uvicorn.error")
 
 
 def test_a_wrong_wecom_secret_degrades_readyz_but_the_replica_stays_ready(

@@ -1,5 +1,5 @@
-"""The gauges `/metrics` reads from the database: stored callbacks by state, alerts by status,
-tasks waiting for staff."""
+"""The gauges `/metrics` reads from the database: sends by state and channel, stored callbacks
+by state, alerts by status, tasks waiting for staff."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from botops.store.alerts import (
 )
 from botops.store.callbacks import finish_callback, retry_callback, store_callback
 from botops.store.db import open_database, session
-from botops.store.models import AlertStatus, MassTask, TaskStatus
+from botops.store.models import AlertStatus, MassTask, OutboxRow, SendState, TaskStatus
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -78,3 +78,31 @@ def test_tasks_waiting_for_staff_leave_out_those_confirmed_or_withdrawn(tmp_path
     ]
     engine.dispose()
     assert {sample.labels["staff"]: sample.value for sample in waiting.samples} == {"zhangsan": 2}
+
+
+def test_sends_show_every_state_and_channel_from_zero(tmp_path: Path) -> None:
+    """A series that appears only with its first failed send is invisible to `increase()`
+    and `delta()`: the first failures of a day would alert nothing."""
+    engine = open_database(f"sqlite:///{tmp_path / 'botops.db'}")
+    with session(engine) as s:
+        s.add(
+            OutboxRow(
+                key="p:s:wr1:at",
+                playbook="p",
+                step="s",
+                target_id="wr1",
+                sender="zhangsan",
+                planned_at=NOW,
+                due_at=NOW,
+                expires_at=NOW + timedelta(hours=6),
+                updated_at=NOW,
+            )
+        )
+    [sends] = [m for m in StoreCollector(engine).collect() if m.name == "botops_sends"]
+    engine.dispose()
+    values = {(x.labels["state"], x.labels["channel"]): x.value for x in sends.samples}
+    assert values == {
+        (str(state), channel): 1 if (state, channel) == (SendState.PLANNED, "group") else 0
+        for state in SendState
+        for channel in ("group", "customer")
+    }
