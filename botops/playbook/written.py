@@ -12,45 +12,47 @@ YAML reads `flash_price: 19.90` as the float 19.9, and `{{ vars.flash_price }}` 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.nodes import ScalarNode
 
 
-class WrittenInt(int):
+class _AsWritten:
+    """Prints as its source text. copy, deepcopy and pickle keep the text: the number's own
+    reduction would call __new__ without it."""
+
+    _text: str
+    _plain: Callable[[Any], int | float]
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._plain(self), self._text))
+
+
+class WrittenInt(_AsWritten, int):
     """An integer that prints as written: `0520`, `1_000`, `0x1F`."""
 
-    _text: str
+    _plain = int
 
     def __new__(cls, value: int, text: str) -> WrittenInt:
-        number = super().__new__(cls, value)
+        number = int.__new__(cls, value)
         number._text = text
         return number
 
-    def __str__(self) -> str:
-        return self._text
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # copy, deepcopy and pickle: int's own reduction would call __new__ without the text
-        return (type(self), (int(self), self._text))
-
-
-class WrittenFloat(float):
+class WrittenFloat(_AsWritten, float):
     """A float that prints as written: `19.90`, `1.50`, `1e3`."""
 
-    _text: str
+    _plain = float
 
     def __new__(cls, value: float, text: str) -> WrittenFloat:
-        number = super().__new__(cls, value)
+        number = float.__new__(cls, value)
         number._text = text
         return number
-
-    def __str__(self) -> str:
-        return self._text
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (float(self), self._text))
 
 
 class WrittenNumbersConstructor(RoundTripConstructor):
