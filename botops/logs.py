@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from typing import Any
 
@@ -43,7 +44,7 @@ class _StderrHandler(logging.StreamHandler[Any]):
 def configure(level: int = logging.INFO) -> None:
     tty = sys.stderr.isatty()
     renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=True)
+        structlog.dev.ConsoleRenderer(colors=not os.environ.get("NO_COLOR"))  # no-color.org
         if tty
         else structlog.processors.JSONRenderer(ensure_ascii=False)
     )

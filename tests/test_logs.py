@@ -7,8 +7,10 @@ as botops' own, and just as redacted, or a log collector parsing JSON gets a str
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -54,3 +56,26 @@ def test_standard_library_records_below_warning_stay_out(
     logs.configure(logging.INFO)
     logging.getLogger("httpx").info("HTTP Request: GET https://q/?access_token=LEAKY")
     assert capsys.readouterr().err == ""
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("no_color", "coloured"), [(None, True), ("1", False)])
+def test_a_terminal_gets_colours_unless_no_color_is_set(
+    monkeypatch: pytest.MonkeyPatch, no_color: str | None, coloured: bool
+) -> None:
+    # https://no-color.org: any non-empty NO_COLOR turns colours off.
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    if no_color is None:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    else:
+        monkeypatch.setenv("NO_COLOR", no_color)
+    logs.configure(logging.INFO)
+    structlog.get_logger().warning("send", key="k1")
+    text = terminal.getvalue()
+    assert "send" in text
+    assert ("\x1b[" in text) is coloured
