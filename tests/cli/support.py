@@ -35,6 +35,17 @@ def env(monkeypatch, tmp_path) -> Path:
 
 
 @pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch SQLite file as the database, no stray settings, run from `tmp_path`."""
+    for name in [n for n in os.environ if n.startswith("BOTOPS_")]:
+        monkeypatch.delenv(name)
+    path = tmp_path / "botops.db"
+    monkeypatch.setenv("BOTOPS_DATABASE__URL", f"sqlite:///{path}")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+@pytest.fixture
 def builtin(monkeypatch) -> list[Simulator]:
     """The simulators `connect()` builds in-process when no credentials are configured."""
     made: list[Simulator] = []

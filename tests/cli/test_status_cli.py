@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,16 +25,6 @@ from botops.store.models import (
 from tests.helpers import local
 
 NOW = local("2026-03-10 15:00")
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [n for n in os.environ if n.startswith("BOTOPS_")]:
-        monkeypatch.delenv(name)
-    path = tmp_path / "botops.db"
-    monkeypatch.setenv("BOTOPS_DATABASE__URL", f"sqlite:///{path}")
-    monkeypatch.chdir(tmp_path)
-    return path
 
 
 def fill(path: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -63,16 +62,6 @@ def test_points_csv_does_not_hand_excel_a_formula(
     assert ops.cli("points", "--today", TODAY, "--format", "json") == 0
     from_json = {r["member_id"]: r["name"] for r in json.loads(capsys.readouterr().out)}
     assert from_json == FORMULAS  # JSON is for scripts: the names as they are
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in [n for n in os.environ if n.startswith("BOTOPS_")]:
-        monkeypatch.delenv(name)
-    path = tmp_path / "botops.db"
-    monkeypatch.setenv("BOTOPS_DATABASE__URL", f"sqlite:///{path}")
-    monkeypatch.chdir(tmp_path)
-    return path
 
 
 def test_status_json_times_are_iso_in_the_configured_timezone(
